@@ -1,0 +1,1 @@
+"""Data layer: loading, validation, SQL jobs, simulators. Never imports torch."""

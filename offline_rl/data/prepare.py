@@ -1,0 +1,124 @@
+"""``prepare``: raw logs -> the Parquet tables the learners train on.
+
+Loads and validates the logs once, drops nothing but what staging drops (the hidden
+``reward``), and runs the marts ``ik_training_set`` (IGL-P) and ``user_trajectories``
+(QR-IQL) with the parameters of :class:`PrepareConfig`. Outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from offline_rl.data.loading import load_logs
+from offline_rl.data.sql_jobs import run_sql_job, write_sql_job
+
+#: Signals that count as a negative user response in ``user_trajectories`` by default.
+DEFAULT_NEGATIVE_SIGNALS: tuple[str, ...] = ("none", "skip", "dislike", "angry", "sad")
+
+MARTS: tuple[str, ...] = ("ik_training_set", "user_trajectories")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepareConfig:
+    """Parameters of the SQL jobs.
+
+    Attributes
+    ----------
+    max_weight
+        Clip the importance weight 1/(K·P(a|x)) at this value; ``None`` keeps it unclipped.
+    session_gap_seconds
+        A user's gap between two decisions longer than this starts a new session.
+    history_length
+        Number of earlier steps of the session kept in a trajectory state (at least 1).
+    negative_signals
+        Feedback signals mapped to response 0 (negative) in trajectories; all others are 1.
+    """
+
+    max_weight: float | None = None
+    session_gap_seconds: float = 1800.0
+    history_length: int = 10
+    negative_signals: tuple[str, ...] = field(default=DEFAULT_NEGATIVE_SIGNALS)
+
+    def __post_init__(self) -> None:
+        if self.max_weight is not None and not self.max_weight > 0:
+            raise ValueError(f"PrepareConfig.max_weight must be > 0 or None; got {self.max_weight!r}")
+        if not self.session_gap_seconds > 0:
+            raise ValueError(
+                f"PrepareConfig.session_gap_seconds must be > 0; got {self.session_gap_seconds!r}"
+            )
+        if not isinstance(self.history_length, int) or self.history_length < 1:
+            raise ValueError(f"PrepareConfig.history_length must be an integer >= 1; got {self.history_length!r}")
+        object.__setattr__(self, "negative_signals", tuple(self.negative_signals))
+
+    def sql_params(self) -> dict[str, object]:
+        return {
+            "max_weight": self.max_weight,
+            "session_gap_seconds": float(self.session_gap_seconds),
+            "history_length": int(self.history_length),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "negative_signals": list(self.negative_signals)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepareResult:
+    """Where ``prepare`` wrote each mart and how many rows it holds."""
+
+    outputs: dict[str, Path]
+    rows: dict[str, int]
+    input_rows: int
+
+
+def signal_responses(vocabulary: Sequence[str], negative_signals: Sequence[str]) -> pl.DataFrame:
+    """The ``signal_responses`` table: each signal of ``vocabulary`` -> 1 positive / 0 negative."""
+    negatives = set(negative_signals)
+    names = list(dict.fromkeys([*vocabulary, *negative_signals]))
+    return pl.DataFrame(
+        {"feedback": names, "response": [0 if name in negatives else 1 for name in names]},
+        schema={"feedback": pl.String, "response": pl.Int64},
+    )
+
+
+def prepare(
+    logs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pl.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    config: PrepareConfig | None = None,
+    vocabulary: Sequence[str] | None = None,
+    marts: Sequence[str] = MARTS,
+) -> PrepareResult:
+    """Validate ``logs`` and write ``<mart>.parquet`` into ``out_dir`` for each of ``marts``."""
+    config = config or PrepareConfig()
+    frame = logs if isinstance(logs, pl.DataFrame) else load_logs(logs, vocabulary=vocabulary)
+    signals = frame["feedback"].unique().sort().to_list()
+    views = {"logs": frame, "signal_responses": signal_responses(signals, config.negative_signals)}
+    out = Path(out_dir)
+    outputs: dict[str, Path] = {}
+    rows: dict[str, int] = {}
+    for mart in marts:
+        path = out / f"{mart}.parquet"
+        rows[mart] = write_sql_job(mart, views, path, config.sql_params())
+        outputs[mart] = path
+    return PrepareResult(outputs=outputs, rows=rows, input_rows=frame.height)
+
+
+def ik_training_set(
+    logs: pl.DataFrame, *, max_weight: float | None = None
+) -> pl.DataFrame:
+    """The ``ik_training_set`` mart for an already-validated frame, in memory."""
+    table = run_sql_job("ik_training_set", {"logs": logs}, {"max_weight": max_weight})
+    return pl.from_arrow(table)
+
+
+def user_trajectories(logs: pl.DataFrame, *, config: PrepareConfig | None = None) -> pl.DataFrame:
+    """The ``user_trajectories`` mart for an already-validated frame, in memory."""
+    config = config or PrepareConfig()
+    signals = logs["feedback"].unique().sort().to_list()
+    views = {"logs": logs, "signal_responses": signal_responses(signals, config.negative_signals)}
+    return pl.from_arrow(run_sql_job("user_trajectories", views, config.sql_params()))

@@ -1,0 +1,17 @@
+-- stg_logged_decisions: validated logs in canonical types, without the hidden reward.
+-- inputs: logs (canonical raw log schema; validated by offline_rl.data.loading on entry)
+-- params: none
+-- grain: one row per logged decision (event_id, unique)
+-- The simulation-only `reward` column is deliberately not selected: nothing downstream
+-- of staging can read it.
+SELECT
+    event_id,
+    ts,
+    user_id,
+    context,
+    candidate_actions,
+    CAST(array_length(candidate_actions) AS BIGINT) AS num_candidates,
+    action,
+    propensity,
+    feedback
+FROM logs
