@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +49,7 @@ from offline_rl.schema import (
 )
 
 _FILE = "__source_file"
+_SIGNALS_SHOWN = 8
 _ROW = "__source_row"
 
 #: Dtype families each column accepts, and the canonical dtype it is cast to.
@@ -85,7 +87,10 @@ class LogSummary:
     files: int
 
     def line(self) -> str:
-        signals = ", ".join(f"{name} {count}" for name, count in self.signals.items())
+        shown = list(self.signals.items())[:_SIGNALS_SHOWN]
+        signals = ", ".join(f"{name} {count}" for name, count in shown)
+        if len(self.signals) > _SIGNALS_SHOWN:
+            signals += f", ... {len(self.signals) - _SIGNALS_SHOWN} more"
         return (
             f"valid: {self.rows} rows, {self.users} users, {self.actions} actions, "
             f"{len(self.signals)} signals ({signals}) in {self.files} file(s)"
@@ -150,35 +155,97 @@ def load_logs(
     SchemaError
         The first rule broken, naming file, column, row, value, rule and expectation.
     """
+    batches: list[pl.DataFrame] = []
+    scan = _scan(source, vocabulary=vocabulary, validate=validate, keep=batches.append)
+    if not batches:
+        raise SchemaError(f"empty input: {', '.join(map(str, scan.paths))} hold no rows")
+    logs = pl.concat(batches, how="vertical", rechunk=False) if len(batches) > 1 else batches[0]
+    return logs.select(scan.columns)
+
+
+def validate_logs(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    vocabulary: Sequence[str] | None = None,
+) -> LogSummary:
+    """Check every rule on ``source`` in bounded memory (batch by batch) and summarize it.
+
+    Only the ``event_id`` column of all rows is held at once (for the uniqueness rule), so
+    tens of millions of events validate in a few hundred MiB.
+    """
+    return _scan(source, vocabulary=vocabulary, validate=True, keep=None).summary()
+
+
+@dataclass
+class _Scan:
+    paths: list[Path]
+    columns: list[str]
+    rows: int = 0
+    users: list[pl.Series] | None = None
+    actions: list[pl.Series] | None = None
+    signals: dict[str, int] | None = None
+
+    def summary(self) -> LogSummary:
+        users = pl.concat(self.users).n_unique() if self.users else 0
+        actions = pl.concat(self.actions).n_unique() if self.actions else 0
+        ordered = dict(sorted((self.signals or {}).items(), key=lambda item: (-item[1], item[0])))
+        return LogSummary(rows=self.rows, users=users, actions=actions, signals=ordered, files=len(self.paths))
+
+
+_BATCH_ROWS = 1_000_000
+
+
+def _scan(source, *, vocabulary, validate: bool, keep) -> _Scan:
     paths = resolve_sources(source)
-    frames: list[pl.DataFrame] = []
+    schemas = [_read_schema(path) for path in paths]
     declared: list[str] = []
-    for path in paths:
-        frame, file_vocabulary = _read_one(path)
-        if file_vocabulary:
-            declared.extend(name for name in file_vocabulary if name not in declared)
-        frames.append(frame)
-    optional = [
-        name
-        for name in ("action_probs", HIDDEN_REWARD_COLUMN)
-        if all(name in frame.columns for frame in frames)
-    ]
+    for _, file_vocabulary in schemas:
+        declared.extend(name for name in (file_vocabulary or ()) if name not in declared)
+    allowed = tuple(vocabulary) if vocabulary is not None else tuple(declared) or DEFAULT_FEEDBACK_VOCABULARY
+    optional = [name for name in ("action_probs", HIDDEN_REWARD_COLUMN) if all(name in names for names, _ in schemas)]
     columns = [field.name for field in LOG_SCHEMA if field.name in (*REQUIRED_COLUMNS, *optional)]
-    frames = [frame.select([*columns, _FILE, _ROW]) for frame in frames]
-    _check_same_id_types(frames, paths)
-    logs = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
-    if logs.height == 0:
+    scan = _Scan(paths=paths, columns=columns, users=[], actions=[], signals={})
+    ids: list[pl.DataFrame] = []
+    id_types: dict[str, tuple[pl.DataType, Path]] = {}
+    context_length: list[int] = []
+    for path in paths:
+        for batch in _read_batches(path):
+            batch = batch.select([*columns, _FILE, _ROW])
+            for name in ("event_id", "user_id"):
+                dtype, first_path = id_types.setdefault(name, (batch.schema[name], path))
+                if batch.schema[name] != dtype:
+                    raise SchemaError(
+                        f"{path}: column {name!r} has dtype {batch.schema[name]} but {first_path} has "
+                        f"{dtype}; expected one id type across all files"
+                    )
+            if validate:
+                batch = _check_rows(batch, allowed, context_length)
+                ids.append(batch.select("event_id", _FILE, _ROW))
+            scan.rows += batch.height
+            scan.users.append(batch["user_id"].unique())
+            scan.actions.append(batch.select(pl.col("candidate_actions").explode().unique())["candidate_actions"])
+            for name, count in batch.group_by("feedback").len().iter_rows():
+                scan.signals[name] = scan.signals.get(name, 0) + count
+            if keep is not None:
+                keep(batch.select(columns))
+    if scan.rows == 0:
         raise SchemaError(f"empty input: {', '.join(map(str, paths))} hold no rows")
     if validate:
-        allowed = tuple(vocabulary) if vocabulary is not None else tuple(declared) or DEFAULT_FEEDBACK_VOCABULARY
-        _check_rows(logs, allowed)
-    return logs.select(columns)
+        everything = pl.concat(ids, how="vertical")
+        _violation(
+            everything,
+            ~pl.col("event_id").is_first_distinct(),
+            "event_id",
+            "'event_id is unique'",
+            "each logged decision to appear once; this event_id was already seen earlier",
+        )
+    return scan
 
 
 def load_actions(path: str | os.PathLike[str]) -> pl.DataFrame:
     """Load the optional ``actions`` table (``action_id`` int64 unique, ``features`` list<float>)."""
     frame, _ = _read_table(Path(path))
-    for name, expected in (("action_id", _INTEGER), ("features", None)):
+    for name in ("action_id", "features"):
         if name not in frame.columns:
             raise SchemaError(
                 f"{path}: missing column {name!r}; the actions table needs action_id (int64) "
@@ -241,20 +308,48 @@ _CSV_OVERRIDES = {
 }
 
 
-def _read_one(path: Path) -> tuple[pl.DataFrame, tuple[str, ...] | None]:
-    frame, vocabulary = _read_table(path)
-    missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
+def _read_schema(path: Path) -> tuple[list[str], tuple[str, ...] | None]:
+    """Column names and declared vocabulary of one file, without reading its rows."""
+    if path.name.lower().endswith(".parquet"):
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowInvalid, OSError) as error:
+            raise SchemaError(f"{path}: not a readable Parquet file ({error})") from error
+        names, vocabulary = list(schema.names), vocabulary_from_metadata(schema.metadata)
+    else:
+        frame, vocabulary = _read_table(path)
+        names = frame.columns
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise SchemaError(
             f"{path}: missing column {missing[0]!r} ({_EXPECTED_TYPE[missing[0]]}); "
-            f"the canonical log schema requires {list(REQUIRED_COLUMNS)}; found {frame.columns}"
+            f"the canonical log schema requires {list(REQUIRED_COLUMNS)}; found {names}"
         )
-    frame = frame.with_row_index(_ROW).with_columns(pl.lit(str(path)).alias(_FILE))
+    return names, vocabulary
+
+
+def _read_batches(path: Path):
+    """Typed polars batches of one file, each with its file name and 0-based row numbers."""
+    if path.name.lower().endswith(".parquet"):
+        parquet = pq.ParquetFile(path)
+        wanted = [name for name in parquet.schema_arrow.names if name in _EXPECTED_TYPE]
+        offset = 0
+        for record_batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=wanted):
+            frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
+            yield _typed(frame, path, offset)
+            offset += frame.height
+    else:
+        frame, _ = _read_table(path)
+        yield _typed(frame, path, 0)
+
+
+def _typed(frame: pl.DataFrame, path: Path, offset: int) -> pl.DataFrame:
+    frame = frame.with_row_index(_ROW, offset=offset).with_columns(pl.lit(str(path)).alias(_FILE))
     casts = []
     for name in (*REQUIRED_COLUMNS, "action_probs", HIDDEN_REWARD_COLUMN):
         if name in frame.columns:
             casts.append(_cast_column(frame, name, path))
-    return frame.with_columns(casts), vocabulary
+    return frame.with_columns(casts)
 
 
 def _wrong_dtype(path: Path, name: str, dtype: pl.DataType) -> SchemaError:
@@ -320,7 +415,7 @@ def _cast_list(frame: pl.DataFrame, name: str, target: pl.List, path: Path) -> p
             )
         if target.inner == pl.Int64:
             fractional = decoded.filter(
-                (pl.col("decoded").list.eval(pl.element() != pl.element().round(0)).list.any())
+                pl.col("decoded").list.eval(pl.element() != pl.element().round(0)).list.any()
             )
             if fractional.height:
                 row = fractional.row(0, named=True)
@@ -351,37 +446,47 @@ def _first_undecodable_row(frame: pl.DataFrame, name: str) -> tuple[int, str]:
     return 0, ""
 
 
-def _check_same_id_types(frames: list[pl.DataFrame], paths: list[Path]) -> None:
-    for name in ("event_id", "user_id"):
-        kinds = {frame.schema[name] for frame in frames}
-        if len(kinds) > 1:
-            first = frames[0].schema[name]
-            for frame, path in zip(frames, paths, strict=True):
-                if frame.schema[name] != first:
-                    raise SchemaError(
-                        f"{path}: column {name!r} has dtype {frame.schema[name]} but "
-                        f"{paths[0]} has {first}; expected one id type across all files"
-                    )
-
-
 # --------------------------------------------------------------------------------------------
 # row rules
 
 
+@dataclass(frozen=True)
+class _Rule:
+    """One row rule: the rows it flags, and how to report the first of them."""
+
+    column: str
+    mask: pl.Expr
+    rule: str
+    expected: str
+    value: pl.Expr | None = None
+
+
 def _violation(logs: pl.DataFrame, mask: pl.Expr, column: str, rule: str, expected: str, value: pl.Expr | None = None) -> None:
-    bad = logs.lazy().filter(mask.fill_null(True)).select(
-        _FILE, _ROW, "event_id", (value if value is not None else pl.col(column)).alias("__value")
-    )
-    count_frame = bad.select(pl.len()).collect()
-    count = count_frame.item()
-    if count == 0:
-        return
-    first = bad.head(1).collect().row(0, named=True)
-    more = f" ({count} rows break this rule)" if count > 1 else ""
-    raise SchemaError(
-        f"{first[_FILE]}: column {column!r}, row {first[_ROW]} (event_id={first['event_id']!r}): "
-        f"value {_show(first['__value'])} breaks the rule {rule}; expected {expected}{more}"
-    )
+    _report_first_failure(logs, [_Rule(column, mask, rule, expected, value)])
+
+
+def _report_first_failure(logs: pl.DataFrame, rules: list[_Rule]) -> None:
+    """Count every rule's violations in one pass; raise for the first rule that has any."""
+    counts = logs.lazy().select(
+        [rule.mask.fill_null(True).sum().alias(str(index)) for index, rule in enumerate(rules)]
+    ).collect().row(0)
+    for rule, count in zip(rules, counts, strict=True):
+        if not count:
+            continue
+        value = rule.value if rule.value is not None else pl.col(rule.column)
+        first = (
+            logs.lazy()
+            .filter(rule.mask.fill_null(True))
+            .select(_FILE, _ROW, "event_id", value.alias("__value"))
+            .head(1)
+            .collect()
+            .row(0, named=True)
+        )
+        more = f" ({count} rows break this rule)" if count > 1 else ""
+        raise SchemaError(
+            f"{first[_FILE]}: column {rule.column!r}, row {first[_ROW]} (event_id={first['event_id']!r}): "
+            f"value {_show(first['__value'])} breaks the rule {rule.rule}; expected {rule.expected}{more}"
+        )
 
 
 def _show(value) -> str:
@@ -390,121 +495,131 @@ def _show(value) -> str:
     return repr(value)
 
 
-def _check_rows(logs: pl.DataFrame, vocabulary: Sequence[str]) -> None:
-    for name in REQUIRED_COLUMNS:
-        _violation(logs, pl.col(name).is_null(), name, "'no nulls in required columns'", f"a {_EXPECTED_TYPE[name]}")
+def _check_rows(logs: pl.DataFrame, vocabulary: Sequence[str], context_length: list[int]) -> pl.DataFrame:
+    """Check rules 3-10 on one batch in one pass; return it with ``ts`` parsed.
 
+    ``context_length`` carries the first row's context length from batch to batch.
+    """
+    nulls = [
+        _Rule(name, pl.col(name).is_null(), "'no nulls in required columns'", f"a {_EXPECTED_TYPE[name]}")
+        for name in REQUIRED_COLUMNS
+    ]
+    _report_first_failure(logs, nulls)
     if logs.schema["ts"] == pl.String:
         parsed = pl.col("ts").str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
         _violation(
             logs, parsed.is_null(), "ts", "'ts parses as a timestamp'", "an ISO 8601 time such as 2026-11-01T08:30:00Z"
         )
-        logs.replace_column(logs.get_column_index("ts"), logs.select(parsed)["ts"])
+        logs = logs.with_columns(parsed)
+    if not context_length:
+        context_length.append(logs["context"].list.len()[0])
 
     propensity = pl.col("propensity")
-    _violation(
-        logs,
-        propensity.is_nan() | (propensity <= 0) | (propensity > 1),
-        "propensity",
-        "'propensity in (0, 1]'",
-        "the logging policy's probability of the logged action, in (0, 1]",
-    )
     candidates = pl.col("candidate_actions")
-    _violation(
-        logs,
-        (candidates.list.len() == 0) | (candidates.list.n_unique() != candidates.list.len()),
-        "candidate_actions",
-        "'candidate_actions is a non-empty set'",
-        "at least one action and no action listed twice",
-    )
-    _violation(
-        logs,
-        ~candidates.list.contains(pl.col("action")),
-        "action",
-        "'action in candidate_actions'",
-        "the logged action to be one of the row's candidate_actions",
-        value=pl.concat_str(pl.col("action").cast(pl.String), pl.lit(" not in "), candidates.cast(pl.List(pl.String)).list.join(", ")),
-    )
+    rules = [
+        _Rule(
+            "propensity",
+            propensity.is_nan() | (propensity <= 0) | (propensity > 1),
+            "'propensity in (0, 1]'",
+            "the logging policy's probability of the logged action, in (0, 1]",
+        ),
+        _Rule(
+            "candidate_actions",
+            (candidates.list.len() == 0) | (candidates.list.n_unique() != candidates.list.len()),
+            "'candidate_actions is a non-empty set'",
+            "at least one action and no action listed twice",
+        ),
+        _Rule(
+            "action",
+            ~candidates.list.contains(pl.col("action")),
+            "'action in candidate_actions'",
+            "the logged action to be one of the row's candidate_actions",
+            value=pl.concat_str(
+                pl.col("action").cast(pl.String), pl.lit(" not in "), candidates.cast(pl.List(pl.String)).list.join(", ")
+            ),
+        ),
+    ]
+    _report_first_failure(logs, rules)
     if "action_probs" in logs.columns:
         probs = pl.col("action_probs")
-        _violation(
-            logs,
-            probs.is_not_null() & (probs.list.len() != candidates.list.len()),
-            "action_probs",
-            "'one probability per candidate action'",
-            "action_probs as long as candidate_actions",
+        chosen = _probability_of_logged_action(logs)
+        with_chosen = logs.with_columns(chosen.alias("__chosen"))
+        _report_first_failure(
+            with_chosen,
+            [
+                _Rule(
+                    "action_probs",
+                    probs.is_not_null() & (probs.list.len() != candidates.list.len()),
+                    "'one probability per candidate action'",
+                    "action_probs as long as candidate_actions",
+                ),
+                _Rule(
+                    "action_probs",
+                    probs.is_not_null()
+                    & ((probs.list.min() < 0) | (probs.list.max() > 1) | probs.list.eval(pl.element().is_nan()).list.any()),
+                    "'each probability in [0, 1]'",
+                    "probabilities in [0, 1]",
+                ),
+                _Rule(
+                    "action_probs",
+                    probs.is_not_null() & ((probs.list.sum() - 1).abs() > PROBABILITY_SUM_TOLERANCE),
+                    f"'action_probs sums to 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})'",
+                    "a probability distribution over candidate_actions",
+                    value=probs.list.sum(),
+                ),
+                _Rule(
+                    "propensity",
+                    probs.is_not_null() & ((pl.col("__chosen") - propensity).abs() > PROBABILITY_SUM_TOLERANCE),
+                    "'propensity equals action_probs at the logged action'",
+                    "the same probability in propensity and action_probs",
+                    value=pl.concat_str(
+                        propensity.cast(pl.String), pl.lit(" vs action_probs "), pl.col("__chosen").cast(pl.String)
+                    ),
+                ),
+            ],
         )
-        _violation(
-            logs,
-            probs.is_not_null() & ((probs.list.min() < 0) | (probs.list.max() > 1) | probs.list.eval(pl.element().is_nan()).list.any()),
-            "action_probs",
-            "'each probability in [0, 1]'",
-            "probabilities in [0, 1]",
-        )
-        _violation(
-            logs,
-            probs.is_not_null() & ((probs.list.sum() - 1).abs() > PROBABILITY_SUM_TOLERANCE),
-            "action_probs",
-            f"'action_probs sums to 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})'",
-            "a probability distribution over candidate_actions",
-            value=probs.list.sum(),
-        )
-        chosen = _probability_of_logged_action()
-        _violation(
-            logs.with_columns(chosen.alias("__chosen")),
-            pl.col("action_probs").is_not_null() & ((pl.col("__chosen") - propensity).abs() > PROBABILITY_SUM_TOLERANCE),
-            "propensity",
-            "'propensity equals action_probs at the logged action'",
-            "the same probability in propensity and action_probs",
-            value=pl.concat_str(
-                propensity.cast(pl.String), pl.lit(" vs action_probs "), pl.col("__chosen").cast(pl.String)
-            ),
-        )
-
-    lengths = logs.select(pl.col("context").list.len().alias("n"))["n"]
-    if lengths.n_unique() > 1:
-        usual = lengths.mode().sort()[0]
-        _violation(
-            logs,
-            pl.col("context").list.len() != usual,
-            "context",
-            "'every context has the same length'",
-            f"{usual} features per row, as most rows have",
-        )
-
     allowed = list(vocabulary)
-    _violation(
+    _report_first_failure(
         logs,
-        ~pl.col("feedback").is_in(allowed),
-        "feedback",
-        "'feedback in the declared vocabulary'",
-        f"one of {allowed[:20]}{' ...' if len(allowed) > 20 else ''} (declare others with --vocabulary)",
+        [
+            _Rule(
+                "context",
+                pl.col("context").list.len() != context_length[0],
+                "'every context has the same length'",
+                f"{context_length[0]} features per row, as the first row has",
+            ),
+            _Rule(
+                "feedback",
+                ~pl.col("feedback").is_in(allowed),
+                "'feedback in the declared vocabulary'",
+                f"one of {allowed[:20]}{' ...' if len(allowed) > 20 else ''} (declare others with --vocabulary)",
+            ),
+        ],
     )
-    _violation(
-        logs,
-        pl.col("event_id").is_duplicated(),
-        "event_id",
-        "'event_id is unique'",
-        "each logged decision to appear once",
-    )
+    return logs
 
 
-def _probability_of_logged_action() -> pl.Expr:
-    """``action_probs[index of action in candidate_actions]`` as an expression."""
-    return (
-        pl.struct("candidate_actions", "action_probs", "action")
-        .map_batches(_pick_logged_probability, return_dtype=pl.Float64)
-    )
+def _probability_of_logged_action(logs: pl.DataFrame) -> pl.Series:
+    """``action_probs[index of action in candidate_actions]`` per row (null where absent).
 
-
-def _pick_logged_probability(struct: pl.Series) -> pl.Series:
-    frame = struct.struct.unnest().with_row_index("__i")
-    exploded = frame.select("__i", "action", "candidate_actions", "action_probs").explode(
-        ["candidate_actions", "action_probs"]
-    )
-    picked = (
-        exploded.filter(pl.col("candidate_actions") == pl.col("action"))
-        .group_by("__i")
-        .agg(pl.col("action_probs").first())
-    )
-    return frame.select("__i").join(picked, on="__i", how="left", maintain_order="left")["action_probs"]
+    Rows reaching this point hold the action exactly once among their candidates, so the
+    flattened comparison selects one probability per row; rows whose ``action_probs``
+    length differs from the candidate set's are left null (their own rule reports them).
+    """
+    candidates = logs["candidate_actions"]
+    probs = logs["action_probs"]
+    lengths = candidates.list.len().to_numpy()
+    usable = (probs.list.len().fill_null(-1).to_numpy() == lengths)
+    result = np.full(logs.height, np.nan)
+    if usable.any():
+        kept_candidates = candidates.filter(pl.Series(usable))
+        kept_probs = probs.filter(pl.Series(usable))
+        flat_candidates = kept_candidates.explode().to_numpy()
+        flat_probs = kept_probs.explode().to_numpy()
+        repeated_actions = np.repeat(logs["action"].to_numpy()[usable], lengths[usable])
+        match = flat_candidates == repeated_actions
+        rows = np.repeat(np.arange(usable.sum()), lengths[usable])[match]
+        picked = np.full(usable.sum(), np.nan)
+        picked[rows] = flat_probs[match]
+        result[usable] = picked
+    return pl.Series("__chosen", result).fill_nan(None)

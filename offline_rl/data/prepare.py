@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from offline_rl.data.loading import load_logs
+from offline_rl.data.loading import load_logs, resolve_sources, validate_logs
 from offline_rl.data.sql_jobs import run_sql_job, write_sql_job
 
 #: Signals that count as a negative user response in ``user_trajectories`` by default.
@@ -93,11 +93,27 @@ def prepare(
     vocabulary: Sequence[str] | None = None,
     marts: Sequence[str] = MARTS,
 ) -> PrepareResult:
-    """Validate ``logs`` and write ``<mart>.parquet`` into ``out_dir`` for each of ``marts``."""
+    """Validate ``logs`` and write ``<mart>.parquet`` into ``out_dir`` for each of ``marts``.
+
+    Parquet inputs are validated batch by batch and then streamed by DuckDB, so memory stays
+    bounded however many events there are; CSV inputs and in-memory frames are read whole.
+    Nothing is written when validation fails.
+    """
     config = config or PrepareConfig()
-    frame = logs if isinstance(logs, pl.DataFrame) else load_logs(logs, vocabulary=vocabulary)
-    signals = frame["feedback"].unique().sort().to_list()
-    views = {"logs": frame, "signal_responses": signal_responses(signals, config.negative_signals)}
+    if isinstance(logs, pl.DataFrame):
+        source: object = logs
+        signals = logs["feedback"].unique().sort().to_list()
+        input_rows = logs.height
+    else:
+        paths = resolve_sources(logs)
+        summary = validate_logs(paths, vocabulary=vocabulary)
+        signals, input_rows = sorted(summary.signals), summary.rows
+        if all(path.name.lower().endswith(".parquet") for path in paths):
+            # Validated batch by batch above; DuckDB now streams the files (bounded memory).
+            source = paths
+        else:
+            source = load_logs(paths, vocabulary=vocabulary)
+    views = {"logs": source, "signal_responses": signal_responses(signals, config.negative_signals)}
     out = Path(out_dir)
     outputs: dict[str, Path] = {}
     rows: dict[str, int] = {}
@@ -105,7 +121,7 @@ def prepare(
         path = out / f"{mart}.parquet"
         rows[mart] = write_sql_job(mart, views, path, config.sql_params())
         outputs[mart] = path
-    return PrepareResult(outputs=outputs, rows=rows, input_rows=frame.height)
+    return PrepareResult(outputs=outputs, rows=rows, input_rows=input_rows)
 
 
 def ik_training_set(

@@ -140,10 +140,24 @@ def compose_query(name: str, available_views: set[str] | frozenset[str] = frozen
     return f"WITH {ctes}\n{body}", params
 
 
+def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    # Naive timestamps are UTC everywhere in the toolkit, never the machine's local time.
+    connection.execute("SET TimeZone = 'UTC'")
+    if threads:
+        connection.execute(f"SET threads = {int(threads)}")
+    return connection
+
+
 def _register(connection: duckdb.DuckDBPyConnection, views: Mapping[str, object]) -> None:
+    """Register each view: a Parquet path or list of paths is scanned lazily by DuckDB
+    (bounded memory), a polars frame or pyarrow table is read in place."""
     for name, source in views.items():
         if isinstance(source, (str, os.PathLike)):
-            connection.read_parquet(os.fspath(source)).create_view(name)
+            source = [source]
+        if isinstance(source, (list, tuple)):
+            files = [os.fspath(path) for path in source]
+            connection.read_parquet(files, union_by_name=True, hive_partitioning=False).create_view(name)
         else:
             connection.register(name, source)
 
@@ -175,11 +189,9 @@ def run_sql_job(
         Values for the model's ``$name`` parameters (extra keys are ignored).
     """
     query, needed = compose_query(name, frozenset(views))
-    with duckdb.connect() as connection:
-        if threads:
-            connection.execute(f"SET threads = {int(threads)}")
+    with _connect(threads) as connection:
         _register(connection, views)
-        return connection.execute(query, _bind(needed, params, name)).to_arrow_table()
+        return connection.sql(query, params=_bind(needed, params, name)).to_arrow_table()
 
 
 def write_sql_job(
@@ -192,10 +204,7 @@ def write_sql_job(
 ) -> int:
     """Stream the SQL job ``name`` to Parquet at ``out_path`` atomically; return its row count."""
     query, needed = compose_query(name, frozenset(views))
-    with duckdb.connect() as connection:
-        if threads:
-            connection.execute(f"SET threads = {int(threads)}")
-        connection.execute("SET preserve_insertion_order = true")
+    with _connect(threads) as connection:
         _register(connection, views)
         with atomic_path(out_path) as temporary:
             connection.execute(

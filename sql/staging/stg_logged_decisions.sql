@@ -6,12 +6,12 @@
 -- of staging can read it.
 SELECT
     event_id,
-    ts,
+    CAST(ts AS TIMESTAMPTZ) AS ts,
     user_id,
-    context,
-    candidate_actions,
+    CAST(context AS FLOAT[]) AS context,
+    CAST(candidate_actions AS BIGINT[]) AS candidate_actions,
     CAST(array_length(candidate_actions) AS BIGINT) AS num_candidates,
-    action,
-    propensity,
-    feedback
+    CAST(action AS BIGINT) AS action,
+    CAST(propensity AS DOUBLE) AS propensity,
+    CAST(feedback AS VARCHAR) AS feedback
 FROM logs

@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# torch is pinned and installed before the package so pip takes the local CPU wheel
+# instead of resolving a multi-gigabyte CUDA build.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+DEMO   ?= demo-output
+
+.PHONY: install test test-all bench demo lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Everything, the slow statistical and end-to-end tests included.
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ""
+
+bench: $(STAMP)
+	@set -e; for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(PY) $$script; \
+	done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+demo: $(STAMP)
+	$(PY) -m offline_rl.demo --out $(DEMO)
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,361 @@
+"""Production-like image recommendation with clicks, likes, dislikes and clickbait.
+
+IGL-P paper, Section 4.3 and Table 1. Each round a user sees ``n_candidates`` images drawn
+from a catalogue of ``n_items``; the logged policy shows one and the user answers with one of
+``none``, ``click``, ``like`` or ``dislike``.
+
+Latent reward. User ``u`` has a taste vector ``theta_u`` (revealed as the first
+``embedding_dim`` context features); item ``i`` has an embedding ``v_i``, a quality ``q_i`` and a
+clickbait flag ``b_i``. The round's score of item ``i`` is
+``s = theta_u . v_i + 0.8 q_i - 1.5 b_i + Logistic(0, 0.5)`` (the noise is drawn per round and
+candidate) and ``r = +1`` if ``s > tau_+``, ``-1`` if ``s < tau_-``, else ``0``; the thresholds are
+calibrated at construction so that, under uniform play, ``P(r = +1) = positive_rate`` (10%)
+and ``P(r = -1) = negative_rate`` (6%): rewards are rare.
+
+Feedback ``P(y | r, style)`` (rows: none, click, like, dislike) for the three hidden styles:
+
+=======  ======================  ======================  ======================
+style    r = +1                  r = 0                   r = -1
+=======  ======================  ======================  ======================
+clicker  .10 / .75 / .15 / 0     .92 / .07 / .01 / 0     .20 / .55 / 0 / .25
+liker    .10 / .25 / .65 / 0     .94 / .03 / .03 / 0     .25 / .35 / 0 / .40
+quiet    .50 / .35 / .15 / 0     .98 / .02 / 0 / 0       .50 / .40 / 0 / .10
+=======  ======================  ======================  ======================
+
+So ``dislike`` happens only when ``r = -1`` (an exact definitely-negative oracle), bad items
+are clicked often (clickbait), and ``none`` mostly means ``r = 0``: a 2-state IGL that takes
+every extreme signal as positive is pulled toward ``r = -1`` items and raises dislikes,
+while 3-state IGL with ``dislike`` as the negative oracle is not.
+
+Logging. ``production`` (default): a softmax (temperature 0.1) over the hand-engineered
+score ``P(click) + 2 P(like) - 2 P(dislike)``, estimated from the population style mix (the
+baseline does not know styles) plus fixed per-item estimation noise, mixed with 20% uniform
+exploration so every candidate has probability >= 0.2 / K. ``uniform``: 1 / K.
+
+Context (float32, ``embedding_dim + 2``): ``theta_u``, an ``activity`` feature weakly
+correlated with the style (means +0.5 / 0 / -0.5, unit noise) and a ``tenure`` feature
+(pure noise). Actions table features (``embedding_dim + 2``): ``v_i``, a noisy quality
+proxy ``q_i + N(0, 0.3^2)`` and a "sensational thumbnail" flag equal to ``b_i`` with 10% flips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from offline_rl.data.simulators._common import (
+    SIMULATOR_VERSION,
+    Rounds,
+    SimulatedLogs,
+    SoftmaxPolicy,
+    UniformPolicy,
+    build_actions_table,
+    candidate_columns,
+    check_choice,
+    check_float,
+    check_int,
+    config_from_dict,
+    config_to_dict,
+    draw_signals,
+    run_policy,
+    sample_visit_users,
+    sample_without_replacement,
+    three_state_probabilities,
+    three_state_reward,
+)
+
+NAME = "production"
+LOGGING_POLICIES = ("production", "uniform")
+VOCABULARY: tuple[str, ...] = ("none", "click", "like", "dislike")
+STYLES: tuple[str, ...] = ("clicker", "liker", "quiet")
+
+#: P(signal | r, style): [style, r + 1, signal] with signals in VOCABULARY order.
+FEEDBACK_TABLE = np.array(
+    [
+        # r = -1                  r = 0                     r = +1
+        [[0.20, 0.55, 0.00, 0.25], [0.92, 0.07, 0.01, 0.00], [0.10, 0.75, 0.15, 0.00]],  # clicker
+        [[0.25, 0.35, 0.00, 0.40], [0.94, 0.03, 0.03, 0.00], [0.10, 0.25, 0.65, 0.00]],  # liker
+        [[0.50, 0.40, 0.00, 0.10], [0.98, 0.02, 0.00, 0.00], [0.50, 0.35, 0.15, 0.00]],  # quiet
+    ]
+)
+
+#: Weights of the production baseline's hand-engineered reward.
+HAND_ENGINEERED_WEIGHTS = {"none": 0.0, "click": 1.0, "like": 2.0, "dislike": -2.0}
+
+QUALITY_WEIGHT = 0.8
+CLICKBAIT_PENALTY = 1.5
+NOISE_SCALE = 0.5
+ACTIVITY_MEANS = np.array([0.5, 0.0, -0.5])
+CALIBRATION_DRAWS = 200_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductionConfig:
+    """Options of the production image-recommendation simulation."""
+
+    n_users: int = 1000
+    """Number of users (each has a hidden style)."""
+    n_items: int = 500
+    """Catalogue size."""
+    n_candidates: int = 20
+    """K, the candidates shown to the policy each round (<= n_items)."""
+    embedding_dim: int = 6
+    """Dimension of user tastes and item embeddings."""
+    style_mix: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    """Population shares of the clicker, liker and quiet styles (sum to 1)."""
+    clickbait_fraction: float = 0.2
+    """Share of catalogue items that are clickbait."""
+    positive_rate: float = 0.10
+    """P(r = +1) under uniform play (thresholds are calibrated to it)."""
+    negative_rate: float = 0.06
+    """P(r = -1) under uniform play."""
+    logging: str = "production"
+    """Logging policy: 'production' (hand-engineered softmax baseline) or 'uniform'."""
+    temperature: float = 0.1
+    """Softmax temperature of the production baseline."""
+    exploration: float = 0.2
+    """Uniform mixing of the production baseline: each candidate gets >= exploration / K."""
+    estimate_noise: float = 0.1
+    """Std of the baseline's fixed per-item error on its hand-engineered score."""
+    mean_visit_length: float = 5.0
+    """Mean number of consecutive rounds one user visit lasts (>= 1)."""
+    seconds_between_events: float = 10.0
+    """Mean gap between consecutive logged events, in seconds (> 0)."""
+
+    def __post_init__(self) -> None:
+        check_int("n_users", self.n_users, minimum=1)
+        check_int("n_items", self.n_items, minimum=2)
+        check_int("n_candidates", self.n_candidates, minimum=2, maximum=self.n_items)
+        check_int("embedding_dim", self.embedding_dim, minimum=1)
+        if len(self.style_mix) != len(STYLES):
+            raise ValueError(
+                f"The 'style_mix' parameter must have {len(STYLES)} shares {STYLES}; "
+                f"got {self.style_mix!r}."
+            )
+        for share in self.style_mix:
+            check_float("style_mix", share, low=0.0, high=1.0)
+        if abs(sum(self.style_mix) - 1.0) > 1e-9:
+            raise ValueError(f"The 'style_mix' parameter must sum to 1; got {self.style_mix!r}.")
+        check_float("clickbait_fraction", self.clickbait_fraction, low=0.0, high=1.0)
+        check_float("positive_rate", self.positive_rate, low=0.0, high=0.5, low_open=True)
+        check_float("negative_rate", self.negative_rate, low=0.0, high=0.5, low_open=True)
+        check_choice("logging", self.logging, LOGGING_POLICIES)
+        check_float("temperature", self.temperature, low=0.0, low_open=True)
+        check_float("exploration", self.exploration, low=0.0, high=1.0, low_open=True)
+        check_float("estimate_noise", self.estimate_noise, low=0.0)
+        check_float("mean_visit_length", self.mean_visit_length, low=1.0)
+        check_float("seconds_between_events", self.seconds_between_events, low=0.0, low_open=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (with ``schema_version``)."""
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProductionConfig:
+        """Inverse of :meth:`to_dict`."""
+        return config_from_dict(cls, data)
+
+
+class ProductionEnvironment:
+    """Users, catalogue and feedback conventions of the production simulation.
+
+    Attributes
+    ----------
+    vocabulary : ("none", "click", "like", "dislike")
+    user_style : int64 (n_users,)  index into :data:`STYLES`
+    user_context : float32 (n_users, embedding_dim + 2)
+    item_embedding : float64 (n_items, embedding_dim)
+    item_quality : float64 (n_items,)
+    item_clickbait : bool (n_items,)
+    item_features : float32 (n_items, embedding_dim + 2)  (the actions table)
+    mean_score : float64 (n_users, n_items)  noiseless score
+    lower, upper : float  reward thresholds tau_-, tau_+
+    baseline_score : float64 (n_users, n_items)  the production baseline's estimate
+    """
+
+    vocabulary = VOCABULARY
+
+    def __init__(self, config: ProductionConfig | None = None, *, seed: int = 0) -> None:
+        self.config = config = config if config is not None else ProductionConfig()
+        rng = np.random.default_rng(seed)
+        d = config.embedding_dim
+        self.user_style = rng.choice(len(STYLES), size=config.n_users, p=config.style_mix)
+        theta = rng.standard_normal((config.n_users, d))
+        activity = ACTIVITY_MEANS[self.user_style] + rng.standard_normal(config.n_users)
+        tenure = rng.standard_normal(config.n_users)
+        self.user_theta = theta
+        self.user_context = np.column_stack([theta, activity, tenure]).astype(np.float32)
+
+        self.item_embedding = rng.standard_normal((config.n_items, d)) / np.sqrt(d)
+        self.item_quality = rng.standard_normal(config.n_items)
+        self.item_clickbait = rng.random(config.n_items) < config.clickbait_fraction
+        quality_proxy = self.item_quality + 0.3 * rng.standard_normal(config.n_items)
+        flips = rng.random(config.n_items) < 0.1
+        thumbnail = self.item_clickbait ^ flips
+        self.item_features = np.column_stack(
+            [self.item_embedding, quality_proxy, thumbnail.astype(np.float64)]
+        ).astype(np.float32)
+
+        self.mean_score = (
+            theta @ self.item_embedding.T
+            + QUALITY_WEIGHT * self.item_quality[None, :]
+            - CLICKBAIT_PENALTY * self.item_clickbait[None, :]
+        )
+        # Calibrate tau_-, tau_+ on uniform play (uniform user and item, fresh noise).
+        users = rng.integers(0, config.n_users, CALIBRATION_DRAWS)
+        items = rng.integers(0, config.n_items, CALIBRATION_DRAWS)
+        scores = self.mean_score[users, items] + rng.logistic(0.0, NOISE_SCALE, CALIBRATION_DRAWS)
+        self.lower = float(np.quantile(scores, config.negative_rate))
+        self.upper = float(np.quantile(scores, 1.0 - config.positive_rate))
+
+        # The production baseline: hand-engineered value of each reward state under the
+        # population style mix, applied to P(r | u, i), plus fixed per-item error.
+        weights = np.array([HAND_ENGINEERED_WEIGHTS[s] for s in VOCABULARY])
+        mix = np.asarray(config.style_mix)
+        self.state_value = np.einsum("s,srv,v->r", mix, FEEDBACK_TABLE, weights)
+        p_neg, p_zero, p_pos = three_state_probabilities(
+            self.mean_score, self.lower, self.upper, NOISE_SCALE
+        )
+        item_error = config.estimate_noise * rng.standard_normal(config.n_items)
+        self.baseline_score = (
+            p_neg * self.state_value[0] + p_zero * self.state_value[1] + p_pos * self.state_value[2]
+        ) + item_error[None, :]
+        self._words = np.array(VOCABULARY, dtype=object)
+
+    # -- environment API ----------------------------------------------------------------------
+
+    def sample_rounds(self, n: int, rng: np.random.Generator) -> Rounds:
+        """``n`` rounds; ``hidden`` holds ``style`` (n,) and ``noise`` float32 (n, K)."""
+        config = self.config
+        users = sample_visit_users(
+            n, config.n_users, rng, mean_visit_length=config.mean_visit_length
+        )
+        candidates = sample_without_replacement(n, config.n_items, config.n_candidates, rng)
+        noise = rng.logistic(0.0, NOISE_SCALE, size=candidates.shape).astype(np.float32)
+        return Rounds(
+            user_id=users,
+            context=self.user_context[users],
+            candidate_actions=candidates,
+            num_candidates=np.full(n, config.n_candidates, dtype=np.int64),
+            hidden={"style": self.user_style[users], "noise": noise},
+        )
+
+    def latent_reward(self, rounds: Rounds, actions: np.ndarray) -> np.ndarray:
+        """``r`` in {-1, 0, 1}: the round's noisy score of the action against the thresholds."""
+        columns = candidate_columns(rounds, actions)
+        rows = np.arange(len(rounds))
+        score = self.mean_score[rounds.user_id, actions] + rounds.hidden["noise"][rows, columns]
+        return three_state_reward(score, self.lower, self.upper)
+
+    def feedback(
+        self,
+        rounds: Rounds,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """One of none/click/like/dislike drawn from :data:`FEEDBACK_TABLE` [style, r]."""
+        return self._words[draw_signals(FEEDBACK_TABLE, rounds.hidden["style"], rewards, rng)]
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def reward_probabilities(self, rounds: Rounds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(P(r=-1), P(r=0), P(r=+1))`` of every candidate, float64 (n, K), before the noise."""
+        mean = self.mean_score[rounds.user_id[:, None], rounds.candidate_actions]
+        return three_state_probabilities(mean, self.lower, self.upper, NOISE_SCALE)
+
+    def baseline_scores(self, rounds: Rounds) -> np.ndarray:
+        """The production baseline's hand-engineered score of every candidate (n, K)."""
+        return self.baseline_score[rounds.user_id[:, None], rounds.candidate_actions]
+
+    def actions_table(self):
+        """Item features in ACTIONS_SCHEMA."""
+        return build_actions_table(self.item_features)
+
+    def truth(self) -> dict[str, Any]:
+        """JSON-able ground truth."""
+        return {
+            "styles": list(STYLES),
+            "user_style": [STYLES[s] for s in self.user_style],
+            "item_quality": self.item_quality.tolist(),
+            "item_clickbait": self.item_clickbait.tolist(),
+            "reward_thresholds": {"lower": self.lower, "upper": self.upper},
+            "score": (
+                f"theta_u . v_i + {QUALITY_WEIGHT} q_i - {CLICKBAIT_PENALTY} b_i "
+                f"+ Logistic(0, {NOISE_SCALE})"
+            ),
+            "feedback_table": {
+                style: {
+                    str(r): dict(zip(VOCABULARY, FEEDBACK_TABLE[s, r + 1].tolist(), strict=True))
+                    for r in (-1, 0, 1)
+                }
+                for s, style in enumerate(STYLES)
+            },
+            "definitely_negative": ["dislike"],
+            "hand_engineered_weights": dict(HAND_ENGINEERED_WEIGHTS),
+            "hand_engineered_state_value": dict(
+                zip(("-1", "0", "1"), self.state_value.tolist(), strict=True)
+            ),
+            "context_features": [f"theta_{j}" for j in range(self.config.embedding_dim)]
+            + ["activity", "tenure"],
+            "action_features": [f"embedding_{j}" for j in range(self.config.embedding_dim)]
+            + ["quality_proxy", "sensational_thumbnail"],
+        }
+
+
+def logging_policy(env: ProductionEnvironment):
+    """The logging policy ``env.config.logging`` names."""
+    if env.config.logging == "uniform":
+        return UniformPolicy()
+    return SoftmaxPolicy(
+        env.baseline_scores,
+        temperature=env.config.temperature,
+        epsilon=env.config.exploration,
+    )
+
+
+def simulate(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
+    """Simulate ``rows`` logged rounds of the production image recommender.
+
+    The environment is drawn from ``seed``; the traffic from ``(seed, 1)``. ``options`` are
+    :class:`ProductionConfig` fields.
+    """
+    check_int("rows", rows, minimum=0)
+    check_int("seed", seed, minimum=0)
+    config = config_from_dict(ProductionConfig, options)
+    env = ProductionEnvironment(config, seed=seed)
+    logs = run_policy(
+        env,
+        logging_policy(env),
+        rows,
+        seed=[seed, 1],
+        seconds_between_events=config.seconds_between_events,
+    )
+    truth = {
+        "simulator": NAME,
+        "simulator_version": SIMULATOR_VERSION,
+        "seed": seed,
+        "rows": rows,
+        "config": config.to_dict(),
+        "logging_policy": (
+            {"kind": "uniform"}
+            if config.logging == "uniform"
+            else {
+                "kind": "production_baseline",
+                "score": "P(click) + 2 P(like) - 2 P(dislike) under the population style mix "
+                "+ per-item N(0, estimate_noise^2) error",
+                "temperature": config.temperature,
+                "exploration": config.exploration,
+            }
+        ),
+        **env.truth(),
+    }
+    return SimulatedLogs(
+        logs=logs,
+        actions=env.actions_table(),
+        truth=truth,
+        vocabulary=env.vocabulary,
+        environment=env,
+    )
