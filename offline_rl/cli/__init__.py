@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "offline_rl.cli.evaluate:evaluate",
     "fit-igl": "offline_rl.cli.fit_igl:fit_igl",
     "experiment": "offline_rl.cli.experiment:experiment",
+    "sql": "offline_rl.cli.sql:sql",
+    "nightly": "offline_rl.cli.nightly:nightly",
 }
 
 #: One-line help per command, shown by ``offline-rl --help`` without importing the command.
@@ -34,6 +36,8 @@ SHORT_HELP: dict[str, str] = {
     "evaluate": "Off-policy evaluation of a candidate policy with bootstrap lift intervals.",
     "fit-igl": "Fit IGL-P (2 or 3 latent states) and write the model and decoded rewards.",
     "experiment": "Run one of the papers' experiments end to end (figure + table).",
+    "sql": "Read-only SQL over a run's Parquet outputs (decoded rewards, lift, ...).",
+    "nightly": "The nightly job: validate, SQL jobs, fit IGL-P/QR-IQL, evaluate, report.",
 }
 
 

@@ -192,7 +192,7 @@ class _Scan:
         return LogSummary(rows=self.rows, users=users, actions=actions, signals=ordered, files=len(self.paths))
 
 
-_BATCH_ROWS = 1_000_000
+_BATCH_ROWS = 262_144
 
 
 def _scan(source, *, vocabulary, validate: bool, keep) -> _Scan:
@@ -344,7 +344,8 @@ def _read_batches(path: Path):
 
 
 def _typed(frame: pl.DataFrame, path: Path, offset: int) -> pl.DataFrame:
-    frame = frame.with_row_index(_ROW, offset=offset).with_columns(pl.lit(str(path)).alias(_FILE))
+    # The file name as a categorical: one code per row instead of one string per row.
+    frame = frame.with_row_index(_ROW, offset=offset).with_columns(pl.lit(str(path), dtype=pl.Categorical).alias(_FILE))
     casts = []
     for name in (*REQUIRED_COLUMNS, "action_probs", HIDDEN_REWARD_COLUMN):
         if name in frame.columns:

@@ -1,0 +1,1 @@
+"""The nightly retraining job: validate -> SQL jobs -> IGL-P (+ QR-IQL) -> evaluate -> report."""

@@ -1,0 +1,372 @@
+"""``run_nightly``: validate -> SQL jobs -> IGL-P (+ QR-IQL) -> decode -> evaluate -> report.
+
+Layout of one run, ``<runs_dir>/<date>/``::
+
+    prepared/ik_training_set.parquet     prepared/user_trajectories.parquet
+    models/iglp/{model.pt,config.json}   models/qriql/{model.pt,config.json}
+    decoded_rewards.parquet              mental_rewards.parquet
+    policy_scores.parquet                lift.parquet  report.json  report.html
+    manifest.json
+
+Crash safety and idempotency
+----------------------------
+A run is built in ``<runs_dir>/.partial/<date>/`` and moved to ``<runs_dir>/<date>/`` by one
+rename only once every step has finished, so the run folder never holds a half-written
+file. Each finished step leaves a marker (``.steps/<step>.json``) with a fingerprint of what
+it read (input hashes and its settings) and the sha256 of what it wrote. A re-run after a
+kill finds the partial folder, keeps every step whose marker still matches, and redoes the
+rest. Re-running a finished date with the same inputs and settings is a no-op; ``force``
+recomputes it, and with the same seed gives byte-identical Parquet files and models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
+from offline_rl.data.hidden_reward import drop_hidden_reward
+from offline_rl.data.loading import validate_logs
+from offline_rl.data.prepare import PrepareConfig, prepare
+from offline_rl.nightly.config import NightlyConfig
+from offline_rl.nightly.manifest import (
+    MANIFEST_SCHEMA_VERSION,
+    git_sha,
+    library_versions,
+    sha256_file,
+    sql_file_hashes,
+)
+from offline_rl.nightly.partitions import select_partition
+from offline_rl.nightly.progress import Progress
+
+STEPS = ("validate", "prepare", "fit_igl", "fit_qriql", "evaluate")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRecord:
+    """What a finished step read, wrote and measured."""
+
+    name: str
+    fingerprint: str
+    outputs: dict[str, str]
+    rows: dict[str, int]
+    metrics: dict[str, Any]
+    seconds: float
+    reused: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class NightlyResult:
+    """Where the run is and what it did."""
+
+    run_dir: Path
+    date: str
+    up_to_date: bool
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def report_path(self) -> Path:
+        return self.run_dir / "report.html"
+
+
+class _Run:
+    """The state of one run being built in its partial folder."""
+
+    def __init__(self, config: NightlyConfig, partial: Path, progress: Progress) -> None:
+        self.config = config
+        self.dir = partial
+        self.progress = progress
+        self.records: dict[str, StepRecord] = {}
+
+    def step(self, name: str, inputs: dict[str, Any], work: Callable[[], tuple[dict[str, Path], dict[str, int], dict[str, Any]]]) -> StepRecord:
+        fingerprint = _fingerprint({"step": name, **inputs})
+        marker = self.dir / ".steps" / f"{name}.json"
+        if marker.is_file():
+            recorded = json.loads(marker.read_text())
+            if recorded["fingerprint"] == fingerprint and all(
+                (self.dir / relative).is_file() and sha256_file(self.dir / relative) == digest
+                for relative, digest in recorded["outputs"].items()
+            ):
+                record = StepRecord(**{**recorded, "reused": True})
+                self.records[name] = record
+                self.progress.note(f"{name}: reused from an earlier attempt")
+                return record
+        started = time.perf_counter()
+        self.progress.start(name)
+        outputs, rows, metrics = work()
+        record = StepRecord(
+            name=name,
+            fingerprint=fingerprint,
+            outputs={str(path.relative_to(self.dir)): sha256_file(path) for path in sorted(outputs.values())},
+            rows=rows,
+            metrics=metrics,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        atomic_write_text(marker, json.dumps(_record_dict(record), indent=2, sort_keys=True) + "\n")
+        self.records[name] = record
+        self.progress.finish(name, record)
+        return record
+
+    def output_hashes(self, *names: str) -> dict[str, str]:
+        return {name: digest for step in names for name, digest in self.records[step].outputs.items()}
+
+
+def _record_dict(record: StepRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "fingerprint": record.fingerprint,
+        "outputs": record.outputs,
+        "rows": record.rows,
+        "metrics": record.metrics,
+        "seconds": record.seconds,
+    }
+
+
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = False) -> NightlyResult:
+    """Run (or resume, or confirm up to date) the nightly job described by ``config``."""
+    partition = select_partition(config.logs, config.date, window_days=config.window_days)
+    runs = Path(config.runs_dir)
+    final = runs / partition.date
+    partial = runs / ".partial" / partition.date
+    input_hashes = {str(path): sha256_file(path) for path in partition.files}
+    run_inputs = {"config": _effective_settings(config, partition.date), "inputs": input_hashes, "sql": sql_file_hashes()}
+    run_fingerprint = _fingerprint(run_inputs)
+    progress = Progress(quiet=quiet)
+
+    if (final / "manifest.json").is_file() and not force:
+        manifest = json.loads((final / "manifest.json").read_text())
+        if manifest.get("run_fingerprint") == run_fingerprint:
+            progress.note(f"run {partition.date} is up to date: {final}")
+            return NightlyResult(run_dir=final, date=partition.date, up_to_date=True, manifest=manifest)
+
+    if force and partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    run = _Run(config, partial, progress)
+    started_utc = dt.datetime.now(dt.UTC)
+    files = [str(path) for path in partition.files]
+    warm_from = _previous_model(runs, partition.date) if config.warm_start else None
+
+    validated = run.step(
+        "validate",
+        {"inputs": input_hashes, "vocabulary": config.vocabulary},
+        lambda: _validate(files, config),
+    )
+    run.step(
+        "prepare",
+        {"inputs": input_hashes, "sql": run_inputs["sql"], "max_weight": config.max_weight, "vocabulary": config.vocabulary},
+        lambda: _prepare(files, partial, config),
+    )
+    run.step(
+        "fit_igl",
+        {
+            "prepared": run.output_hashes("prepare"),
+            "settings": _igl_settings(config),
+            "warm_from": str(warm_from) if warm_from else None,
+            "warm_hash": _directory_hash(warm_from) if warm_from else None,
+        },
+        lambda: _fit_igl(partial, config, warm_from),
+    )
+    if config.fit_qriql:
+        run.step(
+            "fit_qriql",
+            {"prepared": run.output_hashes("prepare"), "settings": _qriql_settings(config)},
+            lambda: _fit_qriql(partial, config),
+        )
+    run.step(
+        "evaluate",
+        {"scores": run.output_hashes("fit_igl"), "prepared": run.output_hashes("prepare"),
+         "replicates": config.bootstrap_replicates, "seed": config.seed},
+        lambda: _evaluate(partial, config),
+    )
+
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "run_id": f"{partition.date}-{run_fingerprint[:12]}",
+        "run_fingerprint": run_fingerprint,
+        "date": partition.date,
+        "started_utc": started_utc.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_sha": git_sha(),
+        "python": sys.version.split()[0],
+        "libraries": library_versions(),
+        "config": config.to_dict(),
+        "seeds": {"run": config.seed, "bootstrap": config.seed},
+        "warm_started_from": str(warm_from) if warm_from else None,
+        "inputs": input_hashes,
+        "sql_files": run_inputs["sql"],
+        "rows": {name: record.rows for name, record in run.records.items()},
+        "metrics": {name: record.metrics for name, record in run.records.items()},
+        "wall_seconds": {name: record.seconds for name, record in run.records.items()},
+        "reused_steps": [name for name, record in run.records.items() if record.reused],
+        "outputs": {relative: digest for record in run.records.values() for relative, digest in record.outputs.items()},
+        "input_rows": validated.rows.get("logs"),
+    }
+    atomic_write_text(partial / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    shutil.rmtree(partial / ".steps", ignore_errors=True)
+    _publish(partial, final)
+    progress.summary(final, manifest)
+    return NightlyResult(run_dir=final, date=partition.date, up_to_date=False, steps=dict(run.records), manifest=manifest)
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Move the finished run into place; an older run of the same date is replaced whole."""
+    if final.exists():
+        trash = final.parent / ".partial" / f".replaced-{final.name}-{os.getpid()}"
+        os.replace(final, trash)
+        os.replace(partial, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(partial, final)
+
+
+def _effective_settings(config: NightlyConfig, date: str) -> dict[str, Any]:
+    settings = config.to_dict()
+    settings.update({"date": date})
+    settings.pop("runs_dir", None)
+    settings.pop("logs", None)
+    return settings
+
+
+def _directory_hash(folder: Path) -> str:
+    return _fingerprint({str(path.relative_to(folder)): sha256_file(path) for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".pt", ".json")})
+
+
+def _previous_model(runs: Path, date: str) -> Path | None:
+    """The IGL-P model of the newest finished run before ``date``."""
+    if not runs.is_dir():
+        return None
+    earlier = sorted(
+        child for child in runs.iterdir()
+        if child.is_dir() and not child.name.startswith(".") and child.name < date
+        and (child / "manifest.json").is_file() and (child / "models" / "iglp" / "model.pt").is_file()
+    )
+    return earlier[-1] / "models" / "iglp" if earlier else None
+
+
+# ------------------------------------------------------------------------------------ steps
+
+
+def _validate(files: list[str], config: NightlyConfig):
+    summary = validate_logs(files, vocabulary=config.vocabulary)
+    metrics = {"users": summary.users, "actions": summary.actions, "signals": summary.signals, "files": summary.files}
+    return {}, {"logs": summary.rows}, metrics
+
+
+def _prepare(files: list[str], partial: Path, config: NightlyConfig):
+    result = prepare(
+        files, partial / "prepared", config=PrepareConfig(max_weight=config.max_weight), vocabulary=config.vocabulary
+    )
+    return dict(result.outputs), dict(result.rows), {}
+
+
+def _igl_settings(config: NightlyConfig) -> dict[str, Any]:
+    return {
+        "states": config.states, "negative_signals": list(config.negative_signals), "alpha": config.alpha,
+        "seed": config.seed, "ik_epochs": config.ik_epochs, "ik_restarts": config.ik_restarts, "threads": config.threads,
+    }
+
+
+def _igl_config(config: NightlyConfig):
+    from offline_rl.igl.config import IGLPConfig
+
+    return IGLPConfig(
+        states=config.states,
+        negative_signals=tuple(config.negative_signals) if config.states == 3 else (),
+        alpha=config.alpha if config.states == 3 else 1.0,
+        seed=config.seed,
+        ik_epochs=config.ik_epochs,
+        ik_restarts=config.ik_restarts,
+        max_threads=config.threads,
+    )
+
+
+def _fit_igl(partial: Path, config: NightlyConfig, warm_from: Path | None):
+    from offline_rl.igl.learner import IGLP
+
+    frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
+    learner = IGLP(_igl_config(config))
+    if warm_from is not None:
+        learner.fit(frame, warm_start=IGLP.load(warm_from))
+    else:
+        learner.fit(frame)
+    model_dir = partial / "models" / "iglp"
+    learner.save(model_dir)
+    decoded = learner.decode(frame)
+    atomic_write_parquet(decoded, partial / "decoded_rewards.parquet")
+    probabilities = learner.predict_proba(frame)
+    index = frame["action_index"].to_numpy()
+    scores = pl.DataFrame({"event_id": frame["event_id"], "igl_p": probabilities[np.arange(frame.height), index]})
+    atomic_write_parquet(scores, partial / "policy_scores.parquet")
+    outputs = {
+        "model": model_dir / "model.pt",
+        "model_config": model_dir / "config.json",
+        "decoded_rewards": partial / "decoded_rewards.parquet",
+        "policy_scores": partial / "policy_scores.parquet",
+    }
+    extreme_rate = float(decoded["is_extreme"].mean())
+    metrics = {
+        "extreme_rate": round(extreme_rate, 6),
+        "decoded_reward_mean": round(float(decoded["decoded_reward"].mean()), 6),
+        "best_ik_restart": int(learner.best_restart_),
+        "warm_started": warm_from is not None,
+    }
+    return outputs, {"decoded_rewards": decoded.height}, metrics
+
+
+def _qriql_settings(config: NightlyConfig) -> dict[str, Any]:
+    return {"quantiles": config.quantiles, "epochs": config.qriql_epochs, "seed": config.seed, "threads": config.threads}
+
+
+def _fit_qriql(partial: Path, config: NightlyConfig):
+    from offline_rl.qriql.config import QRIQLConfig
+    from offline_rl.qriql.learner import QRIQL
+
+    trajectories = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "user_trajectories.parquet"))
+    learner = QRIQL(QRIQLConfig(n_quantiles=config.quantiles, epochs=config.qriql_epochs, seed=config.seed)).fit(trajectories)
+    model_dir = partial / "models" / "qriql"
+    learner.save(model_dir)
+    rewards = learner.mental_rewards(trajectories)
+    atomic_write_parquet(rewards, partial / "mental_rewards.parquet")
+    outputs = {"model": model_dir / "model.pt", "model_config": model_dir / "config.json",
+               "mental_rewards": partial / "mental_rewards.parquet"}
+    return outputs, {"mental_rewards": rewards.height}, {}
+
+
+def _evaluate(partial: Path, config: NightlyConfig):
+    from offline_rl.evaluation.evaluate import EvaluationConfig, evaluate_logs
+    from offline_rl.evaluation.report import write_report
+
+    logs = pl.read_parquet(partial / "prepared" / "ik_training_set.parquet", columns=["event_id", "user_id", "propensity", "feedback"])
+    scores = pl.read_parquet(partial / "policy_scores.parquet")
+    joined = logs.join(scores, on="event_id", how="left", maintain_order="left")
+    result = evaluate_logs(
+        joined,
+        {"igl_p": joined["igl_p"].to_numpy()},
+        config=EvaluationConfig(n_replicates=config.bootstrap_replicates, seed=config.seed),
+    )
+    written = write_report(result, partial)
+    lift = result.lift()
+    primary = lift.filter(pl.col("estimator") == result.config.primary_estimator)
+    metrics = {
+        row["metric"]: {"estimator": row["estimator"], "lower": row["lower"], "point": row["point"], "upper": row["upper"]}
+        for row in primary.iter_rows(named=True)
+    }
+    return dict(written), {"lift": lift.height}, {"lift": metrics}

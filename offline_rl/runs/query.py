@@ -1,0 +1,106 @@
+"""Ad-hoc, read-only SQL over a run folder's Parquet outputs.
+
+Every ``*.parquet`` under the run folder becomes a view named after its file stem
+(``decoded_rewards``, ``lift``, ``mental_rewards``, ``ik_training_set``, ...), plus the short
+alias ``trajectories`` for ``user_trajectories``. The connection is read-only in two ways:
+
+* only statements DuckDB classifies as SELECT or EXPLAIN are run (``DESCRIBE``,
+  ``SUMMARIZE`` and ``WITH ... SELECT`` are SELECTs); anything else is refused before it runs;
+* file access is limited to exactly the registered Parquet files (DuckDB's
+  ``allowed_paths`` with external access disabled and the configuration locked), so even a
+  SELECT cannot read or write any other file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+VIEW_ALIASES = {"user_trajectories": "trajectories"}
+_ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunView:
+    """One registered view: its name, the file behind it, and its columns with types."""
+
+    name: str
+    path: Path
+    columns: tuple[tuple[str, str], ...]
+
+
+def run_views(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """View name -> Parquet file for every output of the run (nested folders included)."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"run folder {root} does not exist")
+    views: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.parquet")):
+        if path.name.startswith("."):
+            continue  # a temporary file of an atomic write in progress
+        name = path.stem.replace("-", "_")
+        if not _IDENTIFIER.match(name):
+            continue
+        if name in views:
+            raise ValueError(f"two outputs would both be the view {name!r}: {views[name]} and {path}")
+        views[name] = path
+        alias = VIEW_ALIASES.get(name)
+        if alias and alias not in views:
+            views[alias] = path
+    if not views:
+        raise ValueError(f"run folder {root} holds no Parquet outputs to query")
+    return views
+
+
+def connect_read_only(run_dir: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the run's outputs as views, locked read-only."""
+    views = run_views(run_dir)
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    for name, path in views.items():
+        connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{_quote(path)}')")
+    files = ", ".join(f"'{_quote(path.resolve())}'" for path in set(views.values()))
+    connection.execute(f"SET allowed_paths = [{files}]")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+def describe_run(run_dir: str | os.PathLike[str]) -> list[RunView]:
+    """The views of a run and their columns, for ``offline-rl sql --list``."""
+    connection = connect_read_only(run_dir)
+    described = []
+    for name, path in run_views(run_dir).items():
+        rows = connection.execute(f"DESCRIBE {name}").fetchall()
+        described.append(RunView(name=name, path=path, columns=tuple((row[0], row[1]) for row in rows)))
+    return described
+
+
+def query_run(run_dir: str | os.PathLike[str], sql: str) -> pa.Table:
+    """Run one read-only ``sql`` statement over the run's outputs; return the result."""
+    connection = connect_read_only(run_dir)
+    try:
+        statements = connection.extract_statements(sql)
+    except duckdb.Error as error:
+        raise ValueError(f"the SQL does not parse: {error}") from error
+    if len(statements) != 1:
+        raise ValueError(f"give exactly one SQL statement; got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in _ALLOWED_STATEMENTS:
+        raise ValueError(
+            f"refused a {kind} statement: `offline-rl sql` is read-only and runs SELECT queries only"
+        )
+    try:
+        return connection.sql(sql).to_arrow_table()
+    except duckdb.Error as error:
+        raise ValueError(f"the query failed: {error}") from error
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
