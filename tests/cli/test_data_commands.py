@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow.parquet as pq
 from click.testing import CliRunner
-from conftest import make_log_rows, rows_to_table
+from log_builders import make_log_rows, rows_to_table
 
 from offline_rl.cli import COMMANDS, main
 

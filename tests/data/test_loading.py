@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_log_rows, rows_to_table
+from log_builders import make_log_rows, rows_to_table
 
 from offline_rl.data.loading import load_actions, load_logs, summarize_logs
 from offline_rl.errors import SchemaError
