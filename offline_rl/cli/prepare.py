@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from offline_rl.cli.options import vocabulary_option
-from offline_rl.data.prepare import DEFAULT_NEGATIVE_SIGNALS, PrepareConfig, prepare as run_prepare
+from offline_rl.data.prepare import DEFAULT_NEGATIVE_SIGNALS, PrepareConfig
+from offline_rl.data.prepare import prepare as run_prepare
 
 
 @click.command()

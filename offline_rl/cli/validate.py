@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from offline_rl.data.loading import load_logs, resolve_sources, summarize_logs
 from offline_rl.cli.options import vocabulary_option
+from offline_rl.data.loading import load_logs, resolve_sources, summarize_logs
 
 
 @click.command()
