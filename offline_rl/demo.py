@@ -54,6 +54,11 @@ def write_demo_logs(out: str | Path) -> list[Path]:
     if simulation.actions is not None:
         atomic_write_parquet(simulation.actions, out / "production-actions.parquet")
     atomic_write_text(out / "production-truth.json", json.dumps(simulation.truth, indent=2, default=str) + "\n")
+    # Segments for the report's fairness bars: the users' communication styles. A real
+    # deployment would use country, platform or tenure; here the simulator's truth stands in.
+    styles = simulation.truth["user_style"]
+    segments = pl.DataFrame({"user_id": list(range(len(styles))), "segment": styles})
+    atomic_write_parquet(segments, out / "production-user-segments.parquet")
     return written
 
 
@@ -70,7 +75,10 @@ def run_demo(out: str | Path, *, quiet: bool = False) -> Path:
     dates = select_partition(str(logs), "latest").available_dates
     result = None
     for date in dates:
-        config = NightlyConfig(logs=str(logs), date=date, runs_dir=str(runs), seed=DEMO_SEED)
+        config = NightlyConfig(
+            logs=str(logs), date=date, runs_dir=str(runs), seed=DEMO_SEED,
+            segments=str(logs.parent / "production-user-segments.parquet"),
+        )
         result = run_nightly(config, quiet=quiet)
     assert result is not None
     return result.report_path

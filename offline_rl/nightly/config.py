@@ -65,6 +65,10 @@ class NightlyConfig:
     bootstrap_replicates: int = 1000
     """Bootstrap replicates of the lift intervals."""
 
+    segments: str | None = None
+    """Parquet of ``user_id, segment`` (e.g. country, platform): per-segment report bars,
+    and the ``user_segments`` view of ``offline-rl sql``."""
+
     vocabulary: tuple[str, ...] | None = None
     """Allowed feedback signals; default: what the files declare, else the built-in set."""
 

@@ -190,10 +190,11 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
             {"prepared": run.output_hashes("prepare"), "settings": _qriql_settings(config)},
             lambda: _fit_qriql(partial, config),
         )
+    segments_hash = sha256_file(config.segments) if config.segments else None
     run.step(
         "evaluate",
         {"scores": run.output_hashes("fit_igl"), "prepared": run.output_hashes("prepare"),
-         "replicates": config.bootstrap_replicates, "seed": config.seed},
+         "replicates": config.bootstrap_replicates, "seed": config.seed, "segments": segments_hash},
         lambda: _evaluate(partial, config),
     )
 
@@ -331,6 +332,22 @@ def _fit_igl(partial: Path, config: NightlyConfig, warm_from: Path | None):
     return outputs, {"decoded_rewards": decoded.height}, metrics
 
 
+def read_segments(path: str | os.PathLike[str], user_id_type: pl.DataType) -> pl.DataFrame:
+    """The ``user_id, segment`` table, checked: both columns present, one segment per user."""
+    frame = pl.read_parquet(path)
+    missing = [name for name in ("user_id", "segment") if name not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column {missing[0]!r}; a segments table needs user_id and segment; found {frame.columns}")
+    frame = frame.select(pl.col("user_id").cast(user_id_type, strict=False), pl.col("segment").cast(pl.String))
+    if frame["user_id"].null_count():
+        row = frame["user_id"].is_null().arg_max()
+        raise ValueError(f"{path}: column 'user_id', row {row}: value does not convert to the logs' user_id type {user_id_type}")
+    duplicated = frame.filter(pl.col("user_id").is_duplicated())
+    if duplicated.height:
+        raise ValueError(f"{path}: column 'user_id', value {duplicated['user_id'][0]!r} has several segments; expected one per user")
+    return frame.sort("user_id")
+
+
 def _qriql_settings(config: NightlyConfig) -> dict[str, Any]:
     return {"quantiles": config.quantiles, "epochs": config.qriql_epochs, "seed": config.seed, "threads": config.threads}
 
@@ -357,12 +374,22 @@ def _evaluate(partial: Path, config: NightlyConfig):
     logs = pl.read_parquet(partial / "prepared" / "ik_training_set.parquet", columns=["event_id", "user_id", "propensity", "feedback"])
     scores = pl.read_parquet(partial / "policy_scores.parquet")
     joined = logs.join(scores, on="event_id", how="left", maintain_order="left")
+    written: dict[str, Path] = {}
+    segment_column = None
+    if config.segments:
+        segments = read_segments(config.segments, joined.schema["user_id"])
+        joined = joined.join(segments, on="user_id", how="left", maintain_order="left").with_columns(
+            pl.col("segment").fill_null("(none)")
+        )
+        segment_column = "segment"
+        written["user_segments"] = atomic_write_parquet(segments, partial / "user_segments.parquet")
     result = evaluate_logs(
         joined,
         {"igl_p": joined["igl_p"].to_numpy()},
+        segments=segment_column,
         config=EvaluationConfig(n_replicates=config.bootstrap_replicates, seed=config.seed),
     )
-    written = write_report(result, partial)
+    written.update(write_report(result, partial))
     lift = result.lift()
     primary = lift.filter(pl.col("estimator") == result.config.primary_estimator)
     metrics = {

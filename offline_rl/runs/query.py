@@ -65,6 +65,12 @@ def connect_read_only(run_dir: str | os.PathLike[str]) -> duckdb.DuckDBPyConnect
     connection.execute("SET TimeZone = 'UTC'")
     for name, path in views.items():
         connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{_quote(path)}')")
+    if "user_segments" not in views:
+        # The shipped analysis queries join user_segments; without one, every user is in 'all'.
+        connection.execute(
+            "CREATE VIEW user_segments AS SELECT CAST(NULL AS VARCHAR) AS user_id, "
+            "CAST(NULL AS VARCHAR) AS segment WHERE false"
+        )
     files = ", ".join(f"'{_quote(path.resolve())}'" for path in set(views.values()))
     connection.execute(f"SET allowed_paths = [{files}]")
     connection.execute("SET enable_external_access = false")

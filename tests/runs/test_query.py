@@ -63,3 +63,11 @@ def test_cli_formats(run_dir, tmp_path):
     assert written.exit_code == 2 and "lift_missing" in written.output and not out.exists()
     refused = runner.invoke(main, ["sql", "--run", str(run_dir), "DELETE FROM decoded_rewards"])
     assert refused.exit_code == 2 and "read-only" in refused.output
+
+
+def test_segment_analysis_runs_without_a_segments_table(run_dir):
+    from offline_rl.data.sql_jobs import get_model
+
+    result = query_run(run_dir, get_model("extreme_rate_by_segment").body).to_pylist()
+    assert {row["segment"] for row in result} == {"all"}
+    assert sum(row["events"] for row in result) == 2
