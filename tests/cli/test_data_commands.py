@@ -63,3 +63,21 @@ def test_every_registered_command_module_exists():
 
     missing = [name for name, target in COMMANDS.items() if importlib.util.find_spec(target.split(":")[0]) is None]
     assert missing == []
+
+
+def test_simulate_writes_valid_reproducible_logs(tmp_path):
+    runner = CliRunner()
+    for name in ("covertype", "production", "news"):
+        first, second = tmp_path / f"{name}-a", tmp_path / f"{name}-b"
+        for out in (first, second):
+            result = runner.invoke(main, ["simulate", name, "--out", str(out), "--rows", "400", "--seed", "5"])
+            assert result.exit_code == 0, result.output
+        assert (first / "logs.parquet").read_bytes() == (second / "logs.parquet").read_bytes()
+        validated = runner.invoke(main, ["validate", str(first / "logs.parquet")])
+        assert validated.exit_code == 0 and validated.output.startswith("valid: 400 rows")
+        assert (first / "truth.json").is_file()
+
+
+def test_simulate_rejects_unknown_simulator(tmp_path):
+    result = CliRunner().invoke(main, ["simulate", "casino", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "casino" in result.output
