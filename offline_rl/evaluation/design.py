@@ -1,0 +1,247 @@
+"""The sufficient-statistics design: every estimator x policy x metric as columns of one matrix.
+
+Columns (only those the requested estimators need are built):
+
+=====================  =========================================================
+``count``              1 per event (column 0)
+``r[m]``               metric ``m``'s reward ``r_i`` (the logged policy's value)
+``w[p]``, ``wbar[p]``  importance weight ``pi_i / p_i`` and ``min(w_i, c)``
+``wr[p,m]``            ``w_i r_i``            (IPS, SNIPS numerator)
+``wbarr[p,m]``         ``wbar_i r_i``         (capped IPS, NCIS numerator)
+``dm[p,m]``            ``q_pi_i``             (DM)
+``dr[p,m]``            ``q_pi_i + w_i (r_i - q_i)`` (DR)
+=====================  =========================================================
+
+and the functionals: ``on_policy = mean r``, ``ips = mean wr``, ``capped_ips = mean wbarr``,
+``snips = mean wr / mean w``, ``ncis = mean wbarr / mean wbar``, ``dm = mean dm``,
+``dr = mean dr``, and for each the relative lift ``estimate / on_policy - 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from offline_rl.evaluation.estimators import weight_diagnostics
+from offline_rl.evaluation.statistics import Functional, sum_by_label
+
+ESTIMATORS: tuple[str, ...] = ("ips", "capped_ips", "snips", "ncis", "dm", "dr")
+_NEEDS_MODEL = frozenset({"dm", "dr"})
+
+
+@dataclass(frozen=True)
+class RewardModel:
+    """A reward model's predictions for one metric (needed by DM and DR).
+
+    Attributes
+    ----------
+    logged
+        ``(n,)`` prediction for the logged action, ``q(x_i, a_i)``.
+    under_policy
+        Policy name -> ``(n,)`` ``q_pi_i = sum_a pi(a | x_i) q(x_i, a)`` (see
+        :func:`offline_rl.evaluation.estimators.expected_under_policy`).
+    """
+
+    logged: np.ndarray
+    under_policy: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Key:
+    """What one functional estimates."""
+
+    policy: str
+    metric: str
+    estimator: str
+    quantity: str  # "value" or "lift"
+
+
+@dataclass
+class Design:
+    """Columns, functionals and weight diagnostics for one evaluation."""
+
+    propensity: np.ndarray
+    policies: dict[str, np.ndarray]
+    rewards: dict[str, np.ndarray]
+    estimators: tuple[str, ...]
+    cap: float
+    reward_models: dict[str, RewardModel]
+    columns: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    functionals: list[Functional] = field(default_factory=list)
+    keys: list[Key] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return int(self.propensity.shape[0])
+
+    def statistics(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """``(stop - start, k)`` per-event statistics of rows ``[start, stop)``."""
+        stop = self.n if stop is None else stop
+        p = self.propensity[start:stop]
+        out = np.empty((stop - start, len(self.columns)), order="F")  # columns contiguous
+        cache: dict[str, np.ndarray] = {}
+        for index, (kind, policy, metric) in enumerate(self.columns):
+            if kind == "count":
+                out[:, index] = 1.0
+                continue
+            if kind == "r":
+                out[:, index] = self.rewards[metric][start:stop]
+                continue
+            if policy not in cache:
+                weights = self.policies[policy][start:stop] / p
+                cache[policy] = weights
+                cache[policy + "\0bar"] = np.minimum(weights, self.cap)
+            w, wbar = cache[policy], cache[policy + "\0bar"]
+            if kind == "w":
+                out[:, index] = w
+            elif kind == "wbar":
+                out[:, index] = wbar
+            else:
+                r = self.rewards[metric][start:stop]
+                if kind == "wr":
+                    out[:, index] = w * r
+                elif kind == "wbarr":
+                    out[:, index] = wbar * r
+                else:
+                    model = self.reward_models[metric]
+                    q_pi = np.asarray(model.under_policy[policy][start:stop], dtype=np.float64)
+                    if kind == "dm":
+                        out[:, index] = q_pi
+                    else:
+                        out[:, index] = q_pi + w * (r - model.logged[start:stop])
+        return out
+
+    def diagnostics(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """``(policy, estimator) -> (ESS, max weight)`` over all events."""
+        out: dict[tuple[str, str], tuple[float, float]] = {}
+        for policy, probs in self.policies.items():
+            weights = probs / self.propensity
+            plain = weight_diagnostics(weights)
+            capped = weight_diagnostics(np.minimum(weights, self.cap))
+            for estimator in self.estimators:
+                if estimator in ("ips", "snips", "dr"):
+                    out[(policy, estimator)] = plain
+                elif estimator in ("capped_ips", "ncis"):
+                    out[(policy, estimator)] = capped
+                else:
+                    out[(policy, estimator)] = (float(self.n), 1.0)
+        for estimator in ("on_policy",):
+            out[("logged", estimator)] = (float(self.n), 1.0)
+        return out
+
+    def units(
+        self,
+        *,
+        clusters: np.ndarray | None = None,
+        max_units: int | None = None,
+        seed: int = 0,
+        chunk_rows: int = 1 << 20,
+    ) -> np.ndarray:
+        """Resampling units ``(m, k)``: events, users (``clusters``), or random blocks of them.
+
+        Statistics are built ``chunk_rows`` events at a time and summed into units, so the
+        full ``(n, k)`` matrix never exists when units are users or blocks (10M rows fit).
+        """
+        n = self.n
+        labels: np.ndarray | None = None
+        size = n
+        if clusters is not None:
+            clusters = np.asarray(clusters)
+            if clusters.shape != (n,):
+                raise ValueError(
+                    f"Expected `clusters.shape == ({n},)`, but found {clusters.shape}."
+                )
+            _, labels = np.unique(clusters, return_inverse=True)
+            labels = labels.ravel().astype(np.int64)
+            size = int(labels.max()) + 1 if n else 0
+        if max_units is not None and size > max_units:
+            rng = np.random.default_rng(seed)
+            block = np.empty(size, dtype=np.int64)
+            block[rng.permutation(size)] = np.arange(size, dtype=np.int64) * max_units // size
+            labels = block if labels is None else block[labels]
+            size = max_units
+        if labels is None:
+            return self.statistics()
+        out = np.zeros((size, len(self.columns)))
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            out += sum_by_label(self.statistics(start, stop), labels[start:stop], size)
+        return out
+
+
+def build_design(
+    *,
+    propensity: np.ndarray,
+    policies: Mapping[str, np.ndarray],
+    rewards: Mapping[str, np.ndarray],
+    estimators: Sequence[str] = ESTIMATORS,
+    cap: float = 10.0,
+    reward_models: Mapping[str, RewardModel] | None = None,
+) -> Design:
+    """Lay out the columns and functionals for ``estimators x policies x metrics``.
+
+    DM and DR are built only for metrics that have a :class:`RewardModel`.
+    """
+    unknown = [e for e in estimators if e not in ESTIMATORS]
+    if unknown:
+        raise ValueError(f"Unknown estimator {unknown[0]!r}; valid options are {list(ESTIMATORS)}.")
+    reward_models = dict(reward_models or {})
+    design = Design(
+        propensity=np.asarray(propensity, dtype=np.float64),
+        policies={k: np.asarray(v, dtype=np.float64) for k, v in policies.items()},
+        rewards={k: np.asarray(v, dtype=np.float64) for k, v in rewards.items()},
+        estimators=tuple(estimators),
+        cap=float(cap),
+        reward_models=reward_models,
+    )
+    columns: dict[tuple[str, str | None, str | None], int] = {}
+
+    def column(kind: str, policy: str | None, metric: str | None) -> int:
+        spec = (kind, policy, metric)
+        if spec not in columns:
+            columns[spec] = len(columns)
+        return columns[spec]
+
+    column("count", None, None)
+    logged: dict[str, Functional] = {}
+    for metric in design.rewards:
+        functional = Functional(f"logged/{metric}/on_policy", ((column("r", None, metric), 1),))
+        logged[metric] = functional
+        design.functionals.append(functional)
+        design.keys.append(Key("logged", metric, "on_policy", "value"))
+    for policy in design.policies:
+        for metric in design.rewards:
+            for estimator in design.estimators:
+                if estimator in _NEEDS_MODEL:
+                    model = reward_models.get(metric)
+                    if model is None:
+                        continue
+                    if policy not in model.under_policy:
+                        raise ValueError(
+                            f"The reward model for metric {metric!r} has no `under_policy` "
+                            f"predictions for policy {policy!r}; it has {sorted(model.under_policy)}."
+                        )
+                terms = _terms(estimator, policy, metric, column)
+                functional = Functional(f"{policy}/{metric}/{estimator}", terms)
+                design.functionals.append(functional)
+                design.keys.append(Key(policy, metric, estimator, "value"))
+                design.functionals.append(
+                    functional.ratio_over(logged[metric], f"{policy}/{metric}/{estimator}/lift")
+                )
+                design.keys.append(Key(policy, metric, estimator, "lift"))
+    design.columns = list(columns)
+    return design
+
+
+def _terms(estimator: str, policy: str, metric: str, column) -> tuple[tuple[int, int], ...]:
+    if estimator == "ips":
+        return ((column("wr", policy, metric), 1),)
+    if estimator == "capped_ips":
+        return ((column("wbarr", policy, metric), 1),)
+    if estimator == "snips":
+        return ((column("wr", policy, metric), 1), (column("w", policy, None), -1))
+    if estimator == "ncis":
+        return ((column("wbarr", policy, metric), 1), (column("wbar", policy, None), -1))
+    return ((column(estimator, policy, metric), 1),)

@@ -1,0 +1,522 @@
+"""Evaluate candidate policies on logs: every estimator x policy x metric, with intervals.
+
+:func:`evaluate_logs` is the library function behind ``offline-rl evaluate``; it turns
+canonical logs into per-metric rewards ``r_i = 1[feedback_i == signal]``, lays out the
+sufficient statistics (:mod:`.design`), resamples them once per replicate
+(:mod:`.bootstrap`), adds delta-method intervals (:mod:`.delta`) and weight diagnostics,
+and returns an :class:`EvaluationResult` that :func:`write_report` writes to a folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from offline_rl.evaluation.bootstrap import bootstrap_functionals
+from offline_rl.evaluation.delta import delta_intervals
+from offline_rl.evaluation.design import ESTIMATORS, RewardModel, build_design
+from offline_rl.schema import DEFAULT_FEEDBACK_VOCABULARY
+
+#: Version of :meth:`EvaluationConfig.to_dict` and of ``report.json``.
+REPORT_SCHEMA_VERSION = "1"
+
+#: Segments beyond this many are refused (a per-segment bar chart of more is unreadable).
+MAX_SEGMENTS = 100
+
+_INTERVALS = ("percentile", "bca", "delta")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationConfig:
+    """How to evaluate. Every field is validated on construction."""
+
+    estimators: tuple[str, ...] = ESTIMATORS
+    """Estimators to report: among ips, capped_ips, snips, ncis, dm, dr (dm/dr only for
+    metrics that come with a reward model)."""
+    primary_estimator: str = "snips"
+    """Estimator shown in the terminal table, the forest plot and the per-segment bars."""
+    weight_cap: float = 10.0
+    """Cap c of the importance weight for capped IPS and NCIS: wbar = min(pi/p, c)."""
+    n_replicates: int = 1000
+    """Bootstrap replicates B (0 turns the bootstrap off; delta-method intervals remain)."""
+    method: Literal["poisson", "multinomial"] = "poisson"
+    """Bootstrap weights: Poisson(1) per unit, or multinomial counts."""
+    interval: Literal["percentile", "bca", "delta"] = "percentile"
+    """Which interval fills the lower/upper columns: bootstrap percentile, bootstrap BCa,
+    or the closed-form delta method. All three are in the estimates table regardless."""
+    confidence: float = 0.95
+    """Two-sided nominal coverage of every interval."""
+    resample: Literal["events", "users"] = "events"
+    """Resampling unit: events (i.i.d. rows) or users (cluster bootstrap; use it when a
+    user's events are correlated, i.e. for per-user metrics)."""
+    max_units: int | None = 65536
+    """Above this many units, units are summed into this many random blocks before
+    resampling (same bootstrap distribution up to O(sqrt(2/max_units)) relative noise in the
+    variance; see docs/evaluation.md). None keeps every unit."""
+    seed: int = 0
+    """Seed of the bootstrap and the block assignment."""
+
+    def __post_init__(self) -> None:
+        estimators = tuple(self.estimators)
+        object.__setattr__(self, "estimators", estimators)
+        if not estimators:
+            raise ValueError("The 'estimators' parameter must name at least one estimator.")
+        for name in estimators:
+            if name not in ESTIMATORS:
+                raise ValueError(
+                    f"The 'estimators' parameter must hold str among {set(ESTIMATORS)}. Got {name!r} instead."
+                )
+        if self.primary_estimator not in estimators:
+            raise ValueError(
+                f"The 'primary_estimator' parameter must be one of the estimators {list(estimators)}. "
+                f"Got {self.primary_estimator!r} instead."
+            )
+        if not (
+            isinstance(self.weight_cap, int | float)
+            and np.isfinite(self.weight_cap)
+            and self.weight_cap > 0
+        ):
+            raise ValueError(
+                f"The 'weight_cap' parameter must be a finite number > 0. Got {self.weight_cap!r} instead."
+            )
+        if (
+            not isinstance(self.n_replicates, int)
+            or self.n_replicates < 0
+            or self.n_replicates == 1
+        ):
+            raise ValueError(
+                f"The 'n_replicates' parameter must be 0 or an int >= 2. Got {self.n_replicates!r} instead."
+            )
+        if self.method not in ("poisson", "multinomial"):
+            raise ValueError(
+                f"The 'method' parameter must be a str among {{'poisson', 'multinomial'}}. Got {self.method!r} instead."
+            )
+        if self.interval not in _INTERVALS:
+            raise ValueError(
+                f"The 'interval' parameter must be a str among {set(_INTERVALS)}. Got {self.interval!r} instead."
+            )
+        if self.interval != "delta" and self.n_replicates == 0:
+            raise ValueError(
+                f"The 'interval' {self.interval!r} needs n_replicates >= 2; use interval='delta' without a bootstrap."
+            )
+        if not (isinstance(self.confidence, float) and 0.0 < self.confidence < 1.0):
+            raise ValueError(
+                f"The 'confidence' parameter must be a float in (0, 1). Got {self.confidence!r} instead."
+            )
+        if self.resample not in ("events", "users"):
+            raise ValueError(
+                f"The 'resample' parameter must be a str among {{'events', 'users'}}. Got {self.resample!r} instead."
+            )
+        if self.max_units is not None and (
+            not isinstance(self.max_units, int) or self.max_units < 100
+        ):
+            raise ValueError(
+                f"The 'max_units' parameter must be None or an int >= 100. Got {self.max_units!r} instead."
+            )
+        if not isinstance(self.seed, int):
+            raise ValueError(f"The 'seed' parameter must be an int. Got {self.seed!r} instead.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict with ``schema_version``."""
+        data = asdict(self)
+        data["estimators"] = list(self.estimators)
+        return {"schema_version": REPORT_SCHEMA_VERSION, **data}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvaluationConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        data = dict(data)
+        version = data.pop("schema_version", REPORT_SCHEMA_VERSION)
+        if version != REPORT_SCHEMA_VERSION:
+            raise ValueError(
+                f"EvaluationConfig schema_version {version!r} is not supported (expected {REPORT_SCHEMA_VERSION!r})."
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown EvaluationConfig field {unknown[0]!r}; valid fields are {sorted(known)}."
+            )
+        if "estimators" in data:
+            data["estimators"] = tuple(data["estimators"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Everything :func:`write_report` renders.
+
+    Attributes
+    ----------
+    estimates
+        One row per (policy, metric, estimator, quantity), quantity ``"value"`` or
+        ``"lift"`` (``V_candidate / V_logged - 1``); the logged policy's on-policy value is
+        policy ``"logged"``, estimator ``"on_policy"``. Columns: point, lower, upper (from
+        ``config.interval``), standard_error (bootstrap, else delta), percentile_lower/upper,
+        bca_lower/upper, delta_lower/upper, delta_standard_error, ess, max_weight, n.
+    segments
+        Per-segment rows of the primary estimator (value and lift), or None.
+    weight_histograms
+        Policy -> (counts, bin edges) of its importance weights ``pi/p`` (log-spaced bins).
+    config
+        The configuration used.
+    metrics, policies
+        Names evaluated.
+    n_events, n_users
+        Data size.
+    elapsed_seconds
+        Wall time of the evaluation.
+    learning_curves
+        Optional curves to plot (name -> frame with a step column and value columns).
+    """
+
+    estimates: pl.DataFrame
+    segments: pl.DataFrame | None
+    weight_histograms: dict[str, tuple[np.ndarray, np.ndarray]]
+    config: EvaluationConfig
+    metrics: tuple[str, ...]
+    policies: tuple[str, ...]
+    n_events: int
+    n_users: int | None
+    elapsed_seconds: float
+    learning_curves: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def lift(self) -> pl.DataFrame:
+        """The lift table (``lift.parquet``): one row per policy x metric x estimator."""
+        lifts = self.estimates.filter(pl.col("quantity") == "lift")
+        values = self.estimates.filter(pl.col("quantity") == "value").select(
+            "policy", "metric", "estimator", pl.col("point").alias("candidate_value")
+        )
+        logged = self.estimates.filter(pl.col("policy") == "logged").select(
+            "metric", pl.col("point").alias("logged_value")
+        )
+        return (
+            lifts.join(values, on=["policy", "metric", "estimator"], how="left")
+            .join(logged, on="metric", how="left")
+            .select(
+                "policy",
+                "metric",
+                "estimator",
+                "lower",
+                "point",
+                "upper",
+                "logged_value",
+                "candidate_value",
+                "standard_error",
+                "ess",
+                "max_weight",
+                "n",
+            )
+        )
+
+
+def metric_rewards(
+    feedback: Sequence[str] | pl.Series | np.ndarray, metrics: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """``{signal: 1[feedback == signal]}``; by default every signal present except ``none``.
+
+    Signals are ordered as in :data:`~offline_rl.schema.DEFAULT_FEEDBACK_VOCABULARY`, then
+    alphabetically.
+    """
+    series = (
+        feedback
+        if isinstance(feedback, pl.Series)
+        else pl.Series("feedback", np.asarray(feedback, dtype=object), dtype=pl.String)
+    )
+    if metrics is None:
+        present = [s for s in series.unique().to_list() if s is not None and s != "none"]
+        order = {name: i for i, name in enumerate(DEFAULT_FEEDBACK_VOCABULARY)}
+        metrics = sorted(present, key=lambda s: (order.get(s, len(order)), s))
+    if not metrics:
+        raise ValueError(
+            "No metric to evaluate: the logs hold no feedback signal other than 'none'."
+        )
+    present = set(series.unique().to_list())
+    for name in metrics:
+        if name not in present:
+            raise ValueError(
+                f"Metric {name!r} never occurs in the feedback column; signals present: {sorted(s for s in present if s is not None)}."
+            )
+    return {
+        name: (series == name).fill_null(False).to_numpy().astype(np.float64) for name in metrics
+    }
+
+
+def evaluate_arrays(
+    *,
+    propensity: np.ndarray,
+    policies: Mapping[str, np.ndarray],
+    rewards: Mapping[str, np.ndarray],
+    users: np.ndarray | None = None,
+    segments: np.ndarray | None = None,
+    reward_models: Mapping[str, RewardModel] | None = None,
+    config: EvaluationConfig = EvaluationConfig(),
+) -> EvaluationResult:
+    """:func:`evaluate_logs` on arrays (no DataFrame), for simulations and benchmarks.
+
+    Parameters
+    ----------
+    propensity
+        ``(n,)`` logging probabilities ``p_i`` of the logged actions, in (0, 1].
+    policies
+        Name -> ``(n,)`` candidate's probability ``pi(a_i | x_i)`` of the logged action.
+    rewards
+        Metric name -> ``(n,)`` reward.
+    users
+        ``(n,)`` user ids; needed for ``config.resample == "users"``.
+    segments
+        Optional ``(n,)`` segment label per event for per-segment bars.
+    reward_models
+        Metric name -> :class:`RewardModel` (DM and DR).
+    config
+        :class:`EvaluationConfig`.
+    """
+    started = time.perf_counter()
+    propensity = _probabilities("propensity", propensity, None, low_open=True)
+    n = propensity.shape[0]
+    if n == 0:
+        raise ValueError("No logged events to evaluate.")
+    checked = {}
+    for name, probs in policies.items():
+        if name == "logged":
+            raise ValueError(
+                "The policy name 'logged' is reserved for the logging policy; rename the candidate."
+            )
+        checked[name] = _probabilities(f"policy {name!r}", probs, n, low_open=False)
+    if not checked:
+        raise ValueError("No candidate policy given.")
+    reward_arrays = {}
+    for name, values in rewards.items():
+        array = np.asarray(values, dtype=np.float64)
+        if array.shape != (n,) or not np.isfinite(array).all():
+            raise ValueError(
+                f"Rewards of metric {name!r} must be {n} finite numbers; got shape {array.shape}."
+            )
+        reward_arrays[name] = array
+    if config.resample == "users" and users is None:
+        raise ValueError("resample='users' needs user ids (`users`).")
+    if users is not None and np.asarray(users).shape != (n,):
+        raise ValueError(f"Expected `users.shape == ({n},)`, but found {np.asarray(users).shape}.")
+    estimates = _estimate(
+        propensity,
+        checked,
+        reward_arrays,
+        users if config.resample == "users" else None,
+        reward_models,
+        config,
+    )
+    segment_frame = None
+    if segments is not None:
+        segment_frame = _segments(
+            propensity, checked, reward_arrays, users, np.asarray(segments), reward_models, config
+        )
+    histograms = {}
+    for name, probs in checked.items():
+        weights = probs / propensity
+        positive = weights[weights > 0]
+        low = max(positive.min(), 1e-4) if positive.size else 1e-4
+        high = max(weights.max(), low * 10)
+        edges = np.concatenate(([0.0], np.geomspace(low, high, 41)))
+        counts, edges = np.histogram(weights, bins=edges)
+        histograms[name] = (counts, edges)
+    n_users = int(np.unique(np.asarray(users)).shape[0]) if users is not None else None
+    return EvaluationResult(
+        estimates=estimates,
+        segments=segment_frame,
+        weight_histograms=histograms,
+        config=config,
+        metrics=tuple(reward_arrays),
+        policies=tuple(checked),
+        n_events=n,
+        n_users=n_users,
+        elapsed_seconds=time.perf_counter() - started,
+    )
+
+
+def evaluate_logs(
+    logs: pl.DataFrame,
+    policies: Mapping[str, np.ndarray],
+    *,
+    metrics: Sequence[str] | None = None,
+    segments: str | np.ndarray | pl.Series | None = None,
+    reward_models: Mapping[str, RewardModel] | None = None,
+    config: EvaluationConfig = EvaluationConfig(),
+) -> EvaluationResult:
+    """Off-policy evaluation of candidate policies on canonical logs.
+
+    Parameters
+    ----------
+    logs
+        Canonical logs (:func:`offline_rl.data.loading.load_logs`); uses ``propensity``,
+        ``feedback`` and ``user_id``.
+    policies
+        Policy name -> ``(n,)`` probability of the logged action under the candidate, in the
+        logs' row order.
+    metrics
+        Feedback signals to evaluate (``r_i = 1[feedback_i == signal]``); default every
+        signal present except ``none``.
+    segments
+        Per-segment bars: a column name of ``logs`` or an ``(n,)`` array of labels.
+    reward_models
+        Metric -> :class:`~offline_rl.evaluation.design.RewardModel` for DM and DR.
+    config
+        :class:`EvaluationConfig`.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    for column in ("propensity", "feedback"):
+        if column not in logs.columns:
+            raise ValueError(
+                f'unable to find column "{column}" in the logs; valid columns: {logs.columns}'
+            )
+    rewards = metric_rewards(logs["feedback"], metrics)
+    users = logs["user_id"].to_numpy() if "user_id" in logs.columns else None
+    segment_labels = None
+    if isinstance(segments, str):
+        if segments not in logs.columns:
+            raise ValueError(
+                f'unable to find segment column "{segments}"; valid columns: {logs.columns}'
+            )
+        segment_labels = logs[segments].cast(pl.String).fill_null("(null)").to_numpy()
+    elif segments is not None:
+        segment_labels = np.asarray(segments)
+    return evaluate_arrays(
+        propensity=logs["propensity"].to_numpy(),
+        policies=policies,
+        rewards=rewards,
+        users=users,
+        segments=segment_labels,
+        reward_models=reward_models,
+        config=config,
+    )
+
+
+def _probabilities(name: str, values, n: int | None, *, low_open: bool) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or (n is not None and array.shape[0] != n):
+        raise ValueError(
+            f"Expected {name} to be a vector of {n if n is not None else 'n'} probabilities, but found shape {array.shape}."
+        )
+    bad = ~np.isfinite(array) | (array <= 0 if low_open else array < 0) | (array > 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        rule = "(0, 1]" if low_open else "[0, 1]"
+        raise ValueError(f"{name} must lie in {rule}; row {row} is {array[row].item()!r}.")
+    return array
+
+
+def _estimate(
+    propensity, policies, rewards, clusters, reward_models, config: EvaluationConfig
+) -> pl.DataFrame:
+    design = build_design(
+        propensity=propensity,
+        policies=policies,
+        rewards=rewards,
+        estimators=config.estimators,
+        cap=config.weight_cap,
+        reward_models=reward_models,
+    )
+    units = design.units(clusters=clusters, max_units=config.max_units, seed=config.seed)
+    delta = delta_intervals(units, design.functionals, confidence=config.confidence)
+    nan = np.full((len(design.functionals), 2), np.nan)
+    if config.n_replicates:
+        boot = bootstrap_functionals(
+            units,
+            design.functionals,
+            n_replicates=config.n_replicates,
+            method=config.method,
+            confidence=config.confidence,
+            seed=config.seed,
+        )
+        percentile, bca, standard_error = boot.percentile, boot.bca, boot.standard_error
+    else:
+        percentile, bca, standard_error = nan, nan, delta.standard_error
+    chosen = {"percentile": percentile, "bca": bca, "delta": delta.interval}[config.interval]
+    diagnostics = design.diagnostics()
+    rows = []
+    for index, key in enumerate(design.keys):
+        ess, largest = diagnostics[(key.policy, key.estimator)]
+        rows.append(
+            {
+                "policy": key.policy,
+                "metric": key.metric,
+                "estimator": key.estimator,
+                "quantity": key.quantity,
+                "point": float(delta.point[index]),
+                "lower": float(chosen[index, 0]),
+                "upper": float(chosen[index, 1]),
+                "standard_error": float(standard_error[index]),
+                "percentile_lower": float(percentile[index, 0]),
+                "percentile_upper": float(percentile[index, 1]),
+                "bca_lower": float(bca[index, 0]),
+                "bca_upper": float(bca[index, 1]),
+                "delta_lower": float(delta.interval[index, 0]),
+                "delta_upper": float(delta.interval[index, 1]),
+                "delta_standard_error": float(delta.standard_error[index]),
+                "ess": float(ess),
+                "max_weight": float(largest),
+                "n": design.n,
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"n": pl.Int64}).with_columns(
+        pl.col(pl.Float64).fill_nan(None)
+    )
+
+
+def _segments(
+    propensity, policies, rewards, users, labels, reward_models, config: EvaluationConfig
+) -> pl.DataFrame:
+    if labels.shape != propensity.shape:
+        raise ValueError(
+            f"Expected one segment label per event ({propensity.shape[0]}), but found shape {labels.shape}."
+        )
+    uniques, index = np.unique(labels.astype(str), return_inverse=True)
+    if uniques.shape[0] > MAX_SEGMENTS:
+        raise ValueError(
+            f"The segment column has {uniques.shape[0]} distinct values; at most {MAX_SEGMENTS} are "
+            "plotted. Map it to coarser groups first."
+        )
+    estimators = tuple(e for e in config.estimators if e == config.primary_estimator)
+    segment_config = replace(config, estimators=estimators)
+    frames = []
+    for position, label in enumerate(uniques):
+        mask = index.ravel() == position
+        subset_models = None
+        if reward_models:
+            subset_models = {
+                metric: RewardModel(
+                    logged=np.asarray(model.logged)[mask],
+                    under_policy={k: np.asarray(v)[mask] for k, v in model.under_policy.items()},
+                )
+                for metric, model in reward_models.items()
+            }
+        frame = _estimate(
+            propensity[mask],
+            {k: v[mask] for k, v in policies.items()},
+            {k: v[mask] for k, v in rewards.items()},
+            users[mask] if (users is not None and config.resample == "users") else None,
+            subset_models,
+            segment_config,
+        )
+        frames.append(frame.with_columns(pl.lit(str(label)).alias("segment")))
+    columns = [
+        "segment",
+        "policy",
+        "metric",
+        "estimator",
+        "quantity",
+        "point",
+        "lower",
+        "upper",
+        "ess",
+        "max_weight",
+        "n",
+    ]
+    return pl.concat(frames).select(columns)
