@@ -78,6 +78,7 @@ def run_demo(out: str | Path, *, quiet: bool = False) -> Path:
         config = NightlyConfig(
             logs=str(logs), date=date, runs_dir=str(runs), seed=DEMO_SEED,
             segments=str(logs.parent / "production-user-segments.parquet"),
+            actions=str(logs.parent / "production-actions.parquet"),
         )
         result = run_nightly(config, quiet=quiet)
     assert result is not None

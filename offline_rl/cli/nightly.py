@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from offline_rl.cli.options import vocabulary_option
 from offline_rl.nightly.config import build_config, read_config_file
 from offline_rl.nightly.pipeline import run_nightly
 
@@ -20,11 +21,14 @@ from offline_rl.nightly.pipeline import run_nightly
 @click.option("--window-days", type=int, default=None, help="Daily partitions up to --date to train on.")
 @click.option("--no-qriql", is_flag=True, default=False, help="Skip the QR-IQL mental reward model.")
 @click.option("--replicates", "bootstrap_replicates", type=int, default=None, help="Bootstrap replicates.")
+@click.option("--actions", type=click.Path(dir_okay=False, exists=True), default=None, help="Action features Parquet (action_id, features).")
+@click.option("--segments", type=click.Path(dir_okay=False, exists=True), default=None, help="User segments Parquet (user_id, segment) for fairness bars.")
+@vocabulary_option
 @click.option("--fresh", is_flag=True, default=False, help="Do not warm-start from the previous night's model.")
 @click.option("--force", is_flag=True, default=False, help="Recompute even when the run is up to date.")
 @click.option("--quiet", is_flag=True, default=False, help="No progress bar.")
 def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, alpha, window_days, no_qriql,
-            bootstrap_replicates, fresh, force, quiet) -> None:
+            bootstrap_replicates, actions, segments, vocabulary, fresh, force, quiet) -> None:
     """Run the nightly job on LOGS (a Hive folder date=YYYY-MM-DD/, a glob or a file).
 
     Writes runs/<date>/ (models, decoded and mental rewards, report.html, report.json,
@@ -44,6 +48,9 @@ def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, a
         fit_qriql=False if no_qriql else None,
         bootstrap_replicates=bootstrap_replicates,
         warm_start=False if fresh else None,
+        actions=actions,
+        segments=segments,
+        vocabulary=vocabulary,
     )
     result = run_nightly(config, force=force, quiet=quiet)
     if result.up_to_date:

@@ -59,11 +59,14 @@ class NightlyConfig:
     quantiles: int = 10
     """Quantile heads of QR-IQL (1 = plain IQ-Learn)."""
 
-    qriql_epochs: int = 20
-    """Passes over the trajectories for QR-IQL."""
+    qriql_steps: int = 250
+    """Optimiser steps of QR-IQL (mini-batches of up to 4000 trajectory steps)."""
 
     bootstrap_replicates: int = 1000
     """Bootstrap replicates of the lift intervals."""
+
+    actions: str | None = None
+    """Parquet of action features (``action_id, features``) for IGL-P and QR-IQL."""
 
     segments: str | None = None
     """Parquet of ``user_id, segment`` (e.g. country, platform): per-segment report bars,
@@ -91,7 +94,7 @@ class NightlyConfig:
             (isinstance(self.ik_epochs, int) and self.ik_epochs >= 1, "ik_epochs", "an integer >= 1"),
             (isinstance(self.ik_restarts, int) and self.ik_restarts >= 1, "ik_restarts", "an integer >= 1"),
             (isinstance(self.quantiles, int) and self.quantiles >= 1, "quantiles", "an integer >= 1"),
-            (isinstance(self.qriql_epochs, int) and self.qriql_epochs >= 1, "qriql_epochs", "an integer >= 1"),
+            (isinstance(self.qriql_steps, int) and self.qriql_steps >= 1, "qriql_steps", "an integer >= 1"),
             (
                 isinstance(self.bootstrap_replicates, int)
                 and (self.bootstrap_replicates == 0 or self.bootstrap_replicates >= 2),

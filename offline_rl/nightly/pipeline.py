@@ -278,8 +278,17 @@ def _prepare(files: list[str], partial: Path, config: NightlyConfig):
     return dict(result.outputs), dict(result.rows), {}
 
 
+def _actions(config: NightlyConfig) -> pl.DataFrame | None:
+    if config.actions is None:
+        return None
+    from offline_rl.data.loading import load_actions
+
+    return load_actions(config.actions)
+
+
 def _igl_settings(config: NightlyConfig) -> dict[str, Any]:
     return {
+        "actions": sha256_file(config.actions) if config.actions else None,
         "states": config.states, "negative_signals": list(config.negative_signals), "alpha": config.alpha,
         "seed": config.seed, "ik_epochs": config.ik_epochs, "ik_restarts": config.ik_restarts, "threads": config.threads,
     }
@@ -305,9 +314,9 @@ def _fit_igl(partial: Path, config: NightlyConfig, warm_from: Path | None):
     frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
     learner = IGLP(_igl_config(config))
     if warm_from is not None:
-        learner.fit(frame, warm_start=IGLP.load(warm_from))
+        learner.fit(frame, actions=_actions(config), warm_start=IGLP.load(warm_from))
     else:
-        learner.fit(frame)
+        learner.fit(frame, actions=_actions(config))
     model_dir = partial / "models" / "iglp"
     learner.save(model_dir)
     decoded = learner.decode(frame)
@@ -349,7 +358,8 @@ def read_segments(path: str | os.PathLike[str], user_id_type: pl.DataType) -> pl
 
 
 def _qriql_settings(config: NightlyConfig) -> dict[str, Any]:
-    return {"quantiles": config.quantiles, "epochs": config.qriql_epochs, "seed": config.seed, "threads": config.threads}
+    return {
+        "actions": sha256_file(config.actions) if config.actions else None,"quantiles": config.quantiles, "steps": config.qriql_steps, "seed": config.seed, "threads": config.threads}
 
 
 def _fit_qriql(partial: Path, config: NightlyConfig):
@@ -357,7 +367,9 @@ def _fit_qriql(partial: Path, config: NightlyConfig):
     from offline_rl.qriql.learner import QRIQL
 
     trajectories = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "user_trajectories.parquet"))
-    learner = QRIQL(QRIQLConfig(n_quantiles=config.quantiles, epochs=config.qriql_epochs, seed=config.seed)).fit(trajectories)
+    learner = QRIQL(
+        QRIQLConfig(quantiles=config.quantiles, steps=config.qriql_steps, seed=config.seed, max_threads=config.threads)
+    ).fit(trajectories, actions=_actions(config))
     model_dir = partial / "models" / "qriql"
     learner.save(model_dir)
     rewards = learner.mental_rewards(trajectories)

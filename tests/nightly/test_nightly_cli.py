@@ -116,3 +116,20 @@ def test_missing_partition_is_a_clear_error(partitioned_logs, fast_config, tmp_p
     result = _nightly(partitioned_logs, tmp_path, fast_config, "--date", "2026-12-24")
     assert result.exit_code == 2
     assert "no partition date=2026-12-24" in result.output and "2026-11-01" in result.output
+
+
+def test_run_with_qriql_writes_queryable_mental_rewards(partitioned_logs, fast_config, tmp_path):
+    result = CliRunner().invoke(
+        main, ["nightly", str(partitioned_logs), "--runs", str(tmp_path), "--config", str(fast_config), "--quiet",
+               "--date", "2026-11-02"]
+    )
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "2026-11-02"
+    assert (run / "models" / "qriql" / "model.pt").is_file()
+    query = CliRunner().invoke(
+        main, ["sql", "--run", str(run), "--format", "csv",
+               "SELECT count(*) AS n FROM mental_rewards JOIN trajectories USING (event_id)"]
+    )
+    assert query.exit_code == 0, query.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert int(query.output.splitlines()[1]) == manifest["rows"]["fit_qriql"]["mental_rewards"] > 0
