@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "experiment": "offline_rl.cli.experiment:experiment",
     "sql": "offline_rl.cli.sql:sql",
     "nightly": "offline_rl.cli.nightly:nightly",
+    "fit-qriql": "offline_rl.cli.fit_qriql:fit_qriql",
 }
 
 #: One-line help per command, shown by ``offline-rl --help`` without importing the command.
@@ -38,6 +39,7 @@ SHORT_HELP: dict[str, str] = {
     "experiment": "Run one of the papers' experiments end to end (figure + table).",
     "sql": "Read-only SQL over a run's Parquet outputs (decoded rewards, lift, ...).",
     "nightly": "The nightly job: validate, SQL jobs, fit IGL-P/QR-IQL, evaluate, report.",
+    "fit-qriql": "Fit QR-IQL (N quantiles; N=1 is IQ-Learn); write the model and mental rewards.",
 }
 
 

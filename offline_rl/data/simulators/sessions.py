@@ -10,8 +10,10 @@ category ``c_i`` (``n_categories``), an embedding ``v_i`` near its category cent
 
 At step ``t`` of a session (0-based):
 
-* click: ``P(click) = sigmoid(click_bias + m + bait_attraction b_i - click_fatigue t)``;
-  clickbait is attractive;
+* click: users are myopic and click when the satisfaction they *expect* beats skipping,
+  ``P(click) = sigmoid(click_bias + click_scale (m + bait_attraction b_i
+  - satisfaction_fatigue t + skip_cost (1 + t / 10)) - click_fatigue t)``; clickbait looks
+  better than it is;
 * satisfaction (hidden): if clicked,
   ``m - bait_penalty b_i - satisfaction_fatigue t + N(0, satisfaction_noise^2)``; if skipped,
   ``-skip_cost (1 + t / 10)`` (browsing a useless item costs a little, more when tired);
@@ -24,7 +26,7 @@ Clicks therefore reward clickbait, while satisfaction and later engagement punis
 decay along a session (users tire), the pattern of MTRec Fig. 3(a).
 
 Logging: each step draws ``n_candidates`` items uniformly; the logging policy is a softmax
-(``temperature``) over a CTR estimate ``sigmoid(click_bias + m_hat + bait_attraction b_i)`` with
+(``temperature``) over a CTR estimate ``sigmoid(click_bias + click_scale (m_hat + bait_attraction b_i))`` with
 ``m_hat = m + N(0, estimate_noise^2)`` fixed per (user, item), mixed with ``exploration``
 uniform. Sessions of one user are separated by more than an hour, so the ``user_trajectories``
 job (30 min gap) recovers them. Vocabulary: ``skip`` (negative) and ``click``.
@@ -84,14 +86,16 @@ class SessionsConfig:
     """Candidates the logging policy chooses from at each step (<= n_items)."""
     clickbait_fraction: float = 0.2
     """Share of catalogue items that are clickbait."""
-    click_bias: float = -0.5
+    click_bias: float = 0.0
     """Intercept of the click logit."""
+    click_scale: float = 1.5
+    """Weight of the expected satisfaction gain in the click logit."""
     bait_attraction: float = 1.5
     """Extra click logit of clickbait items."""
     bait_penalty: float = 2.5
     """Satisfaction lost on clicking clickbait."""
-    click_fatigue: float = 0.05
-    """Click logit lost per step of the session."""
+    click_fatigue: float = 0.0
+    """Extra click logit lost per step of the session."""
     satisfaction_fatigue: float = 0.08
     """Satisfaction lost per step of the session."""
     satisfaction_noise: float = 0.3
@@ -125,7 +129,7 @@ class SessionsConfig:
         check_float("clickbait_fraction", self.clickbait_fraction, low=0.0, high=1.0)
         for name in ("click_bias", "continue_bias"):
             check_float(name, getattr(self, name))
-        for name in ("bait_attraction", "bait_penalty", "click_fatigue", "satisfaction_fatigue",
+        for name in ("click_scale", "bait_attraction", "bait_penalty", "click_fatigue", "satisfaction_fatigue",
                      "satisfaction_noise", "skip_cost", "continue_satisfaction", "leave_fatigue",
                      "estimate_noise"):
             check_float(name, getattr(self, name), low=0.0)
@@ -188,9 +192,8 @@ class SessionEnvironment:
         self.item_clickbait = rng.random(config.n_items) < config.clickbait_fraction
         self.match = self.user_theta @ self.item_embedding.T + self.item_quality[None, :]
         error = config.estimate_noise * rng.standard_normal(self.match.shape)
-        self.logging_estimate = (
-            config.click_bias + self.match + error
-            + config.bait_attraction * self.item_clickbait[None, :]
+        self.logging_estimate = config.click_bias + config.click_scale * (
+            self.match + error + config.bait_attraction * self.item_clickbait[None, :]
         )
         quality_proxy = self.item_quality + 0.5 * rng.standard_normal(config.n_items)
         flag = self.item_clickbait ^ (rng.random(config.n_items) < 0.2)
@@ -203,9 +206,9 @@ class SessionEnvironment:
     def click_probability(self, users: np.ndarray, items: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """``P(click)`` of showing ``items`` to ``users`` at session positions ``steps``."""
         c = self.config
-        logit = (c.click_bias + self.match[users, items]
-                 + c.bait_attraction * self.item_clickbait[items] - c.click_fatigue * steps)
-        return sigmoid(logit)
+        expected = (self.match[users, items] + c.bait_attraction * self.item_clickbait[items]
+                    - c.satisfaction_fatigue * steps + c.skip_cost * (1 + steps / 10.0))
+        return sigmoid(c.click_bias + c.click_scale * expected - c.click_fatigue * steps)
 
     def expected_satisfaction(self, users, items, steps) -> np.ndarray:
         """``E[satisfaction]`` of showing ``items`` (clicks and skips averaged)."""
@@ -258,7 +261,10 @@ class SessionEnvironment:
             "item_category": self.item_category.tolist(),
             "item_quality": self.item_quality.tolist(),
             "item_clickbait": self.item_clickbait.tolist(),
-            "click": f"sigmoid({c.click_bias} + m + {c.bait_attraction} b - {c.click_fatigue} t)",
+            "click": (
+                f"sigmoid({c.click_bias} + {c.click_scale} (m + {c.bait_attraction} b - "
+                f"{c.satisfaction_fatigue} t + {c.skip_cost} (1 + t/10)) - {c.click_fatigue} t)"
+            ),
             "satisfaction": (
                 f"click: m - {c.bait_penalty} b - {c.satisfaction_fatigue} t + "
                 f"N(0, {c.satisfaction_noise}^2); skip: -{c.skip_cost} (1 + t/10)"

@@ -1,0 +1,311 @@
+"""IGL-P beside Vowpal Wabbit on a Covertype-like personalized stream, in one run.
+
+Stream: the Covertype IGL simulation (``offline_rl.data.simulators.covertype``) with 500k
+events, 54 raw features, 7 actions, uniform logging, 100 users (half bizarro) and 100 words
+(half good). The first 80% of events are for learning, the last 20% for the holdout
+true-reward rate of each learner's greedy policy (labels come from the simulator, only for
+scoring).
+
+Measured, each in its own subprocess (so its peak RSS is its own):
+
+* ``vw_igl``   -- VW's IGL reduction ``--cb_explore_adf --experimental_igl --coin -q UA``
+  over dsjson (feedback word in ``o``), one pass, C++ parser (``run_parser``);
+* ``vw_cb``    -- VW's plain contextual bandit given the true reward (the oracle):
+  ``--cb_explore_adf --coin -q UA`` over dsjson with ``_label_cost = -reward``;
+* ``iglp``     -- our IGL-P(2) fit (IK + policy) on the same events (from Parquet);
+* ``iglp_1m``  -- our full path at 1M events read from Parquet: ``load_logs`` (validated)
+  -> ``ik_training_set`` (SQL) -> IGL-P fit; events/s and peak RSS.
+
+Usage: python benchmarks/bench_igl.py [--rows 500000] [--big-rows 1000000] [--threads 2]
+Results are printed as JSON lines and a Markdown table (for BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent / ".data" / "igl"
+HOLDOUT = 0.2
+VW_IGL_ARGS = "--cb_explore_adf --experimental_igl --coin -q UA --dsjson --quiet"
+VW_CB_ARGS = "--cb_explore_adf --coin -q UA --dsjson --quiet"
+
+
+BUDGET = {"ik_epochs": 6, "ik_restarts": 2, "policy_epochs": 4}
+
+
+def iglp_config(threads: int, seed: int = 0):
+    """The large-stream budget: fewer epochs (each epoch has many more steps than at 60k)."""
+    from offline_rl.igl.config import IGLPConfig
+
+    return IGLPConfig(
+        states=2, embedding_dim=2, context_interaction=False, hidden_dim=64, action_dim=16,
+        ik_epochs=BUDGET["ik_epochs"], ik_warmup_epochs=1, ik_restarts=BUDGET["ik_restarts"],
+        ik_batch_size=8192, policy_epochs=BUDGET["policy_epochs"], policy_batch_size=8192,
+        max_threads=threads, seed=seed,
+    )
+
+
+# ----------------------------------------------------------------------------- data
+def stream_paths(rows: int) -> dict[str, Path]:
+    stem = DATA / f"covertype_{rows}"
+    return {
+        "logs": stem.with_suffix(".parquet"),
+        "labels": Path(f"{stem}_labels.npy"),
+        "train_json": Path(f"{stem}_train_igl.json"),
+        "train_cb_json": Path(f"{stem}_train_cb.json"),
+        "test_json": Path(f"{stem}_test.json"),
+    }
+
+
+def make_stream(rows: int, seed: int = 0) -> dict[str, Path]:
+    """Simulate the stream once; write Parquet logs, per-event labels and dsjson files."""
+    import polars as pl
+
+    from offline_rl.data.simulators import simulate_logs, write_simulation
+
+    paths = stream_paths(rows)
+    if all(p.exists() for p in paths.values()):
+        return paths
+    DATA.mkdir(parents=True, exist_ok=True)
+    sim = simulate_logs("covertype", rows=rows, seed=seed, standardize_context=False)
+    env = sim.environment
+    folder = DATA / f"covertype_{rows}_sim"
+    write_simulation(sim, folder)
+    os.replace(folder / "logs.parquet", paths["logs"])
+    logs = pl.from_arrow(sim.logs)
+    n = logs.height
+    context = logs["context"].explode().to_numpy().astype(np.float32).reshape(n, -1)
+    lookup: dict[bytes, int] = {}
+    for row, label in zip(np.ascontiguousarray(env.contexts, dtype=np.float32), env.labels,
+                          strict=True):
+        lookup.setdefault(row.tobytes(), int(label))
+    labels = np.array([lookup[np.ascontiguousarray(c).tobytes()] for c in context])
+    np.save(paths["labels"], labels)
+    n_train = int(round((1 - HOLDOUT) * n))
+    users = logs["user_id"].to_numpy()
+    actions = logs["action"].to_numpy()
+    props = logs["propensity"].to_numpy()
+    words = logs["feedback"].to_list()
+    rewards = logs["reward"].to_numpy()
+    multi = [{"Action": {f"a={k}": 1}} for k in range(7)]
+
+    def shared(i: int) -> dict:
+        feats = {f"f{j}": round(float(v), 4) for j, v in enumerate(context[i]) if v != 0}
+        feats[f"user={users[i]}"] = 1
+        return {"User": feats, "_multi": multi}
+
+    def line(i: int, *, igl: bool, label: bool = True) -> str:
+        record: dict = {}
+        if label:
+            record = {
+                "_label_cost": 0.0 if igl else -float(rewards[i]),
+                "_label_probability": float(props[i]),
+                "_label_Action": int(actions[i]) + 1,
+                "_labelIndex": int(actions[i]),
+            }
+            if igl:
+                record["o"] = [{"v": {f"v={words[i]}": 1}, "_definitely_bad": False}]
+        record.update({"a": list(range(1, 8)), "c": shared(i), "p": [1 / 7] * 7})
+        return json.dumps(record, separators=(",", ":"))
+
+    for key, igl in (("train_json", True), ("train_cb_json", False)):
+        with open(paths[key], "w") as handle:
+            for i in range(n_train):
+                handle.write(line(i, igl=igl) + "\n")
+    with open(paths["test_json"], "w") as handle:
+        for i in range(n_train, n):
+            handle.write(line(i, igl=False, label=False) + "\n")
+    return paths
+
+
+def _holdout_labels(rows: int) -> tuple[np.ndarray, int]:
+    labels = np.load(stream_paths(rows)["labels"])
+    n_train = int(round((1 - HOLDOUT) * labels.size))
+    return labels[n_train:], n_train
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------------------- parts
+def part_vw(rows: int, kind: str) -> dict:
+    import vowpalwabbit
+
+    paths = stream_paths(rows)
+    labels, n_train = _holdout_labels(rows)
+    model = DATA / f"vw_{kind}_{rows}.model"
+    preds = DATA / f"vw_{kind}_{rows}.preds"
+    args = VW_IGL_ARGS if kind == "igl" else VW_CB_ARGS
+    data = paths["train_json"] if kind == "igl" else paths["train_cb_json"]
+    start, cpu = time.perf_counter(), time.process_time()
+    ws = vowpalwabbit.Workspace(f"{args} -d {data} -f {model}")
+    ws.run_parser()
+    ws.finish()
+    seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu
+    ws = vowpalwabbit.Workspace(f"-t -i {model} --dsjson --quiet -d {paths['test_json']} -p {preds}")
+    ws.run_parser()
+    ws.finish()
+    chosen = []
+    for text in preds.read_text().splitlines():
+        if not text.strip():
+            continue
+        pairs = [p.split(":") for p in text.split(",")]
+        best = max(pairs, key=lambda p: float(p[1]))
+        chosen.append(int(best[0]))
+    chosen = np.array(chosen)
+    rate = float((chosen == labels[: chosen.size]).mean())
+    return {
+        "learner": f"vw_{kind}",
+        "command": f"vw {args} (one pass)",
+        "train_events": n_train,
+        "fit_seconds": seconds,
+        "fit_cpu_seconds": cpu_seconds,
+        "events_per_second": n_train / seconds,
+        "holdout_true_reward_rate": rate,
+        "holdout_events": int(chosen.size),
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def part_iglp(rows: int, threads: int) -> dict:
+    import polars as pl
+
+    from offline_rl.data.hidden_reward import drop_hidden_reward
+    from offline_rl.data.prepare import ik_training_set
+    from offline_rl.igl.learner import IGLP
+
+    paths = stream_paths(rows)
+    labels, n_train = _holdout_labels(rows)
+    logs = drop_hidden_reward(pl.read_parquet(paths["logs"]))
+    frame = ik_training_set(logs)
+    train, test = frame[:n_train], frame[n_train:]
+    start, cpu = time.perf_counter(), time.process_time()
+    model = IGLP(iglp_config(threads)).fit(train)
+    seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu
+    chosen = model.predict(test)
+    return {
+        "learner": "iglp",
+        "command": f"IGLP(iglp_config).fit (IK + policy), budget {BUDGET}",
+        "train_events": n_train,
+        "fit_seconds": seconds,
+        "fit_cpu_seconds": cpu_seconds,
+        "events_per_second": n_train / seconds,
+        "holdout_true_reward_rate": float((chosen == labels).mean()),
+        "holdout_events": int(labels.size),
+        "ik_restart_validation_nll": [r.validation_nll for r in model.ik_restarts_],
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def part_iglp_big(rows: int, threads: int) -> dict:
+    from offline_rl.data.hidden_reward import drop_hidden_reward
+    from offline_rl.data.loading import load_logs
+    from offline_rl.data.prepare import ik_training_set
+    from offline_rl.igl.learner import IGLP
+
+    path = stream_paths(rows)["logs"]
+    start = time.perf_counter()
+    logs = drop_hidden_reward(load_logs(path))
+    loaded = time.perf_counter()
+    frame = ik_training_set(logs)
+    prepared, cpu = time.perf_counter(), time.process_time()
+    IGLP(iglp_config(threads)).fit(frame)
+    done = time.perf_counter()
+    cpu_seconds = time.process_time() - cpu
+    return {
+        "learner": "iglp_full_path",
+        "command": "load_logs -> ik_training_set -> IGLP.fit",
+        "train_events": frame.height,
+        "load_seconds": loaded - start,
+        "sql_seconds": prepared - loaded,
+        "fit_seconds": done - prepared,
+        "fit_cpu_seconds": cpu_seconds,
+        "total_seconds": done - start,
+        "events_per_second": frame.height / (done - start),
+        "fit_events_per_second": frame.height / (done - prepared),
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def _run_part(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        return {"learner": args, "error": out.stderr[-2000:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--big-rows", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--part", choices=["vw_igl", "vw_cb", "iglp", "iglp_big"], default=None)
+    parser.add_argument("--skip", nargs="*", default=[])
+    parser.add_argument("--ik-epochs", type=int, default=BUDGET["ik_epochs"])
+    parser.add_argument("--ik-restarts", type=int, default=BUDGET["ik_restarts"])
+    parser.add_argument("--policy-epochs", type=int, default=BUDGET["policy_epochs"])
+    args = parser.parse_args()
+    BUDGET.update(ik_epochs=args.ik_epochs, ik_restarts=args.ik_restarts,
+                  policy_epochs=args.policy_epochs)
+    budget_args = ["--ik-epochs", str(args.ik_epochs), "--ik-restarts", str(args.ik_restarts),
+                   "--policy-epochs", str(args.policy_epochs)]
+    if args.part:
+        if args.part in ("vw_igl", "vw_cb"):
+            result = part_vw(args.rows, args.part[3:])
+        elif args.part == "iglp":
+            result = part_iglp(args.rows, args.threads)
+        else:
+            result = part_iglp_big(args.rows, args.threads)
+        print(json.dumps(result))
+        return
+    started = time.perf_counter()
+    make_stream(args.rows)
+    print(f"stream ready ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
+    results = []
+    for part in ("vw_igl", "vw_cb", "iglp"):
+        if part in args.skip:
+            continue
+        results.append(_run_part(["--part", part, "--rows", str(args.rows),
+                                  "--threads", str(args.threads), *budget_args]))
+        print(json.dumps(results[-1]), flush=True)
+    if "iglp_big" not in args.skip:
+        make_stream(args.big_rows)
+        results.append(_run_part(["--part", "iglp_big", "--rows", str(args.big_rows),
+                                  "--threads", str(args.threads), *budget_args]))
+        print(json.dumps(results[-1]), flush=True)
+    import torch
+
+    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__} ({args.threads} threads), "
+          f"date {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+    print("| learner | train events | wall s | CPU s | events/s (wall) | holdout true-reward rate "
+          "| peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        if "error" in r:
+            print(f"| {r['learner']} | error | | | | |")
+            continue
+        rate = r.get("holdout_true_reward_rate")
+        print(f"| {r['learner']} | {r['train_events']} | "
+              f"{r.get('total_seconds', r['fit_seconds']):.1f} | "
+              f"{r.get('fit_cpu_seconds', float('nan')):.1f} | {r['events_per_second']:.0f} | "
+              f"{'' if rate is None else f'{rate:.3f}'} | {r['peak_rss_mib']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""The inverse-kinematics (IK) classifier P_hat(a | x, y, A) as a torch module.
+
+A latent-state mixture that is Eq. (2) with the synthetic uniform prior (importance
+weights make P(a | x) = 1/K over the row's candidate set A):
+
+    P_hat(a | x, y, A) = sum_s g_s(u, x, y) * rho_s(x, a) / sum_{a' in A} rho_s(x, a')
+
+    g(u, x, y)   = softmax(W q + b),  q = (e_user[u] + C x) * e_feedback[y]   (size E)
+    rho_s(x, a)  = softmax_s(<phi_s(x), psi_s(a)>),  psi(a) = e_action[a] + B f(a)
+
+g is the reward decoder P(r | y, x) and rho the reward predictor P(r | a, x) of Eq. (2),
+s ranges over S = 2 or 3 latent states. q is the user x feedback interaction (E is the
+configurable embedding size, 2 for Covertype so the space can be plotted); it lets the
+same word mean "reward" for one user and "no reward" for another (y independent of a given
+x and r, but not of x). Action features f(a) (optional) and masking let candidate sets vary
+per row. Because each latent state's term is a proper distribution over A, a row whose
+feedback is decoded as "no reward" can never put more than 1/(K-1) on an action when a
+single action is rewarding, which keeps K * P_hat <= 2 there (few false extreme events).
+
+It is trained by importance-weighted maximum likelihood with weights w = 1/(K P(a|x))
+(Algorithm 1, lines 10 and 19), full passes of large-minibatch Adam, and several restarts
+chosen by the held-out weighted IK log-likelihood (which needs no reward).
+
+References
+----------
+Maghakian et al., ICLR 2023, Eq. (2) and Algorithm 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from offline_rl.igl.batch import Batch
+
+NEG_INF = -1e9
+
+
+class ContextEncoder(nn.Module):
+    """Standardise x (fitted mean/std buffers) then an optional one-hidden-layer MLP."""
+
+    def __init__(self, context_dim: int, hidden_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(context_dim))
+        self.register_buffer("std", torch.ones(context_dim))
+        self.context_dim = context_dim
+        if context_dim == 0:
+            self.bias = nn.Parameter(torch.zeros(out_dim))
+            self.net = None
+        elif hidden_dim > 0:
+            self.net = nn.Sequential(
+                nn.Linear(context_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim)
+            )
+        else:
+            self.net = nn.Linear(context_dim, out_dim)
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.net is None:
+            return self.bias.expand(x.shape[0], -1)
+        return self.net(self.standardise(x))
+
+    def set_scaling(self, context: np.ndarray) -> None:
+        if self.context_dim == 0 or context.shape[0] == 0:
+            return
+        mean = context.mean(axis=0, dtype=np.float64)
+        std = context.std(axis=0, dtype=np.float64)
+        std = np.where(std < 1e-6, 1.0, std)
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+
+
+class ActionEncoder(nn.Module):
+    """psi(a) = e_action[a] + B f(a); f(a) stored as a buffer (zero columns when absent)."""
+
+    def __init__(
+        self, num_actions: int, action_features: np.ndarray, out_dim: int, init_std: float = 0.1
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_actions, out_dim)
+        nn.init.normal_(self.embedding.weight, std=init_std)
+        self.register_buffer("features", torch.as_tensor(action_features, dtype=torch.float32))
+        feature_dim = action_features.shape[1]
+        self.project = nn.Linear(feature_dim, out_dim, bias=False) if feature_dim else None
+
+    def forward(self, candidates: torch.Tensor) -> torch.Tensor:
+        out = self.embedding(candidates)
+        if self.project is not None:
+            out = out + self.project(self.features[candidates])
+        return out
+
+
+class IKNet(nn.Module):
+    """Torch module computing masked log P_hat(a | x, y, A) over each row's candidates.
+
+    A latent-state mixture that follows Eq. (2) with the synthetic uniform prior:
+
+        P_hat(a | x, y, A) = sum_s g_s(u, x, y) * rho_s(x, a) / sum_{a' in A} rho_s(x, a')
+
+    with S = ``states`` latent states, a reward decoder g(u, x, y) = softmax(W q + b),
+    q = (e_user[u] + C x) * e_feedback[y] (the user x feedback interaction), and a reward
+    predictor rho(x, a) = softmax_s(<phi_s(x), psi_s(a)>).
+    """
+
+    def __init__(
+        self,
+        *,
+        num_users: int,
+        num_feedback: int,
+        num_actions: int,
+        context_dim: int,
+        action_features: np.ndarray,
+        embedding_dim: int,
+        action_dim: int,
+        hidden_dim: int,
+        context_interaction: bool,
+        states: int = 2,
+        init_scale: float = 1.0,
+        action_init_scale: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.embedding_dim = embedding_dim
+        self.action_dim = action_dim
+        self.states = states
+        self.user_embedding = nn.Embedding(num_users, embedding_dim)
+        self.feedback_embedding = nn.Embedding(num_feedback, embedding_dim)
+        nn.init.normal_(self.user_embedding.weight, std=init_scale)
+        nn.init.normal_(self.feedback_embedding.weight, std=init_scale)
+        self.user_context = (
+            nn.Linear(context_dim, embedding_dim, bias=False)
+            if context_interaction and context_dim
+            else None
+        )
+        if self.user_context is not None:
+            nn.init.zeros_(self.user_context.weight)
+        self.decoder = nn.Linear(embedding_dim, states)
+        self.context = ContextEncoder(context_dim, hidden_dim, states * action_dim)
+        self.actions = ActionEncoder(
+            num_actions, action_features, states * action_dim, init_std=action_init_scale
+        )
+        # per-action, per-state bias: the feedback-dependent action marginal, an easy
+        # first-order signal that pulls the decoder off the no-signal saddle
+        self.action_state_bias = nn.Embedding(num_actions, states)
+        nn.init.zeros_(self.action_state_bias.weight)
+        #: False during warm-up: rho depends on the action only (see ``train_ik``)
+        self.use_context = True
+
+    def user_representation(self, user: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """e_user[u] + C x: the user/context side of the feedback interaction."""
+        rep = self.user_embedding(user)
+        if self.user_context is not None:
+            rep = rep + self.user_context(self.context.standardise(x))
+        return rep
+
+    def state_log_posterior(self, user, feedback, x) -> torch.Tensor:
+        """log g(u, x, y): the decoder's distribution over latent states, (n, S)."""
+        q = self.user_representation(user, x) * self.feedback_embedding(feedback)
+        return torch.log_softmax(self.decoder(q), dim=-1)
+
+    def reward_log_predictor(self, x, candidates) -> torch.Tensor:
+        """log rho(x, a): per candidate distribution over latent states, (n, K, S)."""
+        n, k = candidates.shape
+        phi = self.context(x).view(n, 1, self.states, self.action_dim)
+        psi = self.actions(candidates).view(n, k, self.states, self.action_dim)
+        logits = self.action_state_bias(candidates)
+        if self.use_context:
+            logits = logits + (phi * psi).sum(-1)
+        return torch.log_softmax(logits, dim=-1)
+
+    def forward(
+        self,
+        user: torch.Tensor,
+        feedback: torch.Tensor,
+        x: torch.Tensor,
+        candidates: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        log_rho = self.reward_log_predictor(x, candidates)
+        log_rho = log_rho.masked_fill(~mask.unsqueeze(-1), NEG_INF)
+        # log rho_s(a) - log sum_{a' in A} rho_s(a'): P(a | r = s, x) under a uniform prior
+        log_a_given_s = log_rho - torch.logsumexp(log_rho, dim=1, keepdim=True)
+        log_g = self.state_log_posterior(user, feedback, x)
+        log_p = torch.logsumexp(log_a_given_s + log_g.unsqueeze(1), dim=-1)
+        return log_p.masked_fill(~mask, NEG_INF)
+
+
+def to_tensors(batch: Batch) -> dict[str, torch.Tensor]:
+    """The tensors IKNet/PolicyNet need, on CPU."""
+    return {
+        "user": torch.from_numpy(np.array(batch.user, dtype=np.int64)),
+        "feedback": torch.from_numpy(np.array(batch.feedback, dtype=np.int64)),
+        "x": torch.from_numpy(np.array(batch.context, dtype=np.float32)),
+        "candidates": torch.from_numpy(np.array(batch.candidates, dtype=np.int64)),
+        "mask": torch.from_numpy(np.array(batch.mask, dtype=bool)),
+        "target": torch.from_numpy(np.array(batch.action_index, dtype=np.int64)),
+        "weight": torch.from_numpy(batch.weight.astype(np.float32)),
+    }
+
+
+def weighted_nll(net: IKNet, t: dict[str, torch.Tensor], rows: torch.Tensor | None = None):
+    """Importance-weighted mean negative log-likelihood of the logged action."""
+    if rows is not None:
+        t = {name: value[rows] for name, value in t.items()}
+    logp = net(t["user"], t["feedback"], t["x"], t["candidates"], t["mask"])
+    nll = -logp.gather(1, t["target"].unsqueeze(1)).squeeze(1)
+    w = t["weight"]
+    return (w * nll).sum() / w.sum().clamp_min(1e-12)
+
+
+@torch.no_grad()
+def ik_probabilities(net: IKNet, batch: Batch, *, chunk: int = 65536) -> np.ndarray:
+    """P_hat(. | x, y, A) as a float64 (n, k_max) array, zeros in padding."""
+    net.eval()
+    t = to_tensors(batch)
+    out = []
+    for start in range(0, len(batch), chunk):
+        sl = slice(start, start + chunk)
+        log_p = net(t["user"][sl], t["feedback"][sl], t["x"][sl], t["candidates"][sl],
+                    t["mask"][sl])
+        p = torch.exp(log_p.double()).masked_fill(~t["mask"][sl], 0.0)
+        out.append(p / p.sum(-1, keepdim=True))
+    if not out:
+        return np.zeros((0, batch.candidates.shape[1]))
+    return torch.cat(out).numpy()
+
+
+@dataclass(frozen=True)
+class IKTrainingRecord:
+    """What one restart did: its seed, epochs run and held-out weighted log-likelihood."""
+
+    restart: int
+    seed: int
+    train_nll: float
+    validation_nll: float
+    epochs: int
+    curve: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "restart": self.restart,
+            "seed": self.seed,
+            "train_nll": self.train_nll,
+            "validation_nll": self.validation_nll,
+            "epochs": self.epochs,
+            "curve": list(self.curve),
+        }
+
+
+def train_ik(
+    net: IKNet,
+    train: Batch,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    seed: int,
+    validation: Batch | None = None,
+    warmup_epochs: int = 0,
+) -> tuple[float, float, list[float]]:
+    """Weighted maximum likelihood with Adam; returns (train nll, validation nll, curve).
+
+    The curve holds the validation (or training) weighted NLL after each epoch; the weights
+    are the SQL job's ``weight`` (1 / (K P(a|x)), Algorithm 1 line 10).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    net.context.set_scaling(train.context)
+    t_train = to_tensors(train)
+    t_val = to_tensors(validation) if validation is not None and len(validation) else None
+    optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    n = len(train)
+    steps_per_epoch = max(1, math.ceil(n / batch_size))
+    curve: list[float] = []
+    for epoch in range(epochs):
+        net.train()
+        net.use_context = epoch >= warmup_epochs
+        order = torch.randperm(n, generator=generator)
+        for step in range(steps_per_epoch):
+            rows = order[step * batch_size : (step + 1) * batch_size]
+            loss = weighted_nll(net, t_train, rows)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        net.eval()
+        with torch.no_grad():
+            monitor = t_val if t_val is not None else t_train
+            curve.append(float(weighted_nll(net, monitor)))
+    net.use_context = True
+    with torch.no_grad():
+        train_nll = float(weighted_nll(net, t_train))
+        val_nll = float(weighted_nll(net, t_val)) if t_val is not None else train_nll
+    return train_nll, val_nll, curve

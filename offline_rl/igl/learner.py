@@ -1,0 +1,503 @@
+"""IGL-P, the public learner: ``IGLP(config).fit(frame)``.
+
+Algorithm 1 of Maghakian et al. (ICLR 2023) in batch (off-policy) form:
+
+1. fit the inverse-kinematics classifier P_hat(a | x, y, A) on the ``ik_training_set`` rows
+   with importance weights w = 1/(K P(a|x)) (``ik_model``), keeping the best of several
+   restarts by held-out weighted log-likelihood;
+2. decode every row's reward with Eq. (4) (``decoder``);
+3. fit the contextual-bandit policy on (x, a, r_hat) off-policy (``policy``).
+
+:meth:`IGLP.fit_online` runs the on-policy per-round loop of Algorithm 1 against a
+simulator environment instead.
+
+The learner never reads files and never sees the hidden reward: ``fit`` refuses a frame
+that holds the ``reward`` column (:class:`~offline_rl.errors.HiddenRewardError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
+from offline_rl.data.hidden_reward import assert_no_hidden_reward
+from offline_rl.errors import NotFittedError
+from offline_rl.igl.batch import (
+    Batch,
+    Vocabulary,
+    action_feature_matrix,
+    make_batch,
+    require_columns,
+)
+from offline_rl.igl.config import IGLPConfig
+from offline_rl.igl.decoder import decode_rewards, definitely_negative
+from offline_rl.igl.ik_model import IKNet, IKTrainingRecord, ik_probabilities, train_ik
+from offline_rl.igl.policy import (
+    PolicyNet,
+    exploration_probabilities,
+    greedy_index,
+    policy_scores,
+    train_policy,
+)
+
+ARTIFACT_FORMAT = "offline_rl.igl.IGLP"
+ARTIFACT_VERSION = "1"
+MODEL_FILE = "model.pt"
+CONFIG_FILE = "config.json"
+MANIFEST_FILE = "manifest.json"
+
+#: Columns of :meth:`IGLP.decode`'s output (plus ``event_id`` first when the input has it).
+DECODED_COLUMNS = (
+    "user_id",
+    "feedback",
+    "action",
+    "num_candidates",
+    "p_hat",
+    "k_p_hat",
+    "is_extreme",
+    "definitely_negative",
+    "decoded_reward",
+)
+
+
+@contextlib.contextmanager
+def torch_threads(limit: int) -> Iterator[None]:
+    """Run torch on at most ``limit`` CPU threads, restoring the previous setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(limit, os.cpu_count() or 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _training_weights(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``weight`` = 1/(K * propensity) when the frame lacks it (Algorithm 1, line 10)."""
+    if "weight" in frame.columns:
+        return frame
+    if "propensity" not in frame.columns:
+        raise ValueError(
+            "IGLP.fit: unable to find column 'weight' (nor 'propensity' to compute it); "
+            f"valid columns: {frame.columns}. Pass the ik_training_set frame."
+        )
+    k = pl.col("candidate_actions").list.len().cast(pl.Float64)
+    return frame.with_columns((1.0 / (k * pl.col("propensity"))).alias("weight"))
+
+
+class IGLP:
+    """Personalized interaction-grounded learning with 2 or 3 latent states.
+
+    Parameters
+    ----------
+    config : IGLPConfig, optional
+        Hyperparameters; ``IGLPConfig()`` (IGL-P(2)) when omitted.
+
+    Attributes
+    ----------
+    ik_model_ : IKNet
+        The fitted inverse-kinematics classifier.
+    policy_model_ : PolicyNet
+        The fitted reward regressor behind the policy.
+    users_, feedback_vocabulary_, actions_ : Vocabulary
+        Ids seen in training (others map to an "unknown" embedding).
+    context_dim_ : int
+    ik_restarts_ : list of IKTrainingRecord
+        Every restart's seed and held-out weighted IK NLL; ``best_restart_`` is the kept one.
+    policy_curve_ : list of float
+    n_rows_ : int
+
+    References
+    ----------
+    Maghakian et al., "Personalized Reward Learning with Interaction-Grounded Learning",
+    ICLR 2023, Algorithm 1, Eq. (2)-(4).
+    """
+
+    def __init__(self, config: IGLPConfig | None = None) -> None:
+        self.config = config if config is not None else IGLPConfig()
+        if not isinstance(self.config, IGLPConfig):
+            raise ValueError(
+                f"IGLP expects an IGLPConfig, got {type(self.config).__name__} instead."
+            )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, frame: pl.DataFrame, *, actions: pl.DataFrame | None = None) -> IGLP:
+        """Fit the IK model, decode rewards and fit the policy on an ``ik_training_set`` frame.
+
+        Parameters
+        ----------
+        frame : polars.DataFrame
+            Rows of ``ik_training_set`` (see notes/CONTRACTS.md): ``user_id``, ``context``,
+            ``feedback``, ``candidate_actions``, ``action_index`` (or ``action``) and
+            ``weight`` (or ``propensity``), ordered by time. Must not hold ``reward``.
+        actions : polars.DataFrame, optional
+            Action features (``action_id``, ``features``).
+        """
+        assert_no_hidden_reward(frame, learner="IGLP.fit")
+        if not isinstance(frame, pl.DataFrame):
+            raise ValueError(f"IGLP.fit expects a polars.DataFrame, got {type(frame).__name__}.")
+        require_columns(frame, ["user_id", "feedback", "candidate_actions"], where="IGLP.fit")
+        if frame.height < 2:
+            raise ValueError(f"IGLP.fit needs at least 2 rows; got {frame.height}.")
+        frame = _training_weights(frame)
+        cfg = self.config
+        with torch_threads(cfg.max_threads):
+            self.users_ = Vocabulary.fit(frame["user_id"])
+            self.feedback_vocabulary_ = Vocabulary.fit(frame["feedback"])
+            candidate_ids = frame["candidate_actions"].explode()
+            self.actions_ = Vocabulary.fit(candidate_ids)
+            batch = make_batch(
+                frame, users=self.users_, feedback=self.feedback_vocabulary_, actions=self.actions_
+            )
+            self.context_dim_ = int(batch.context.shape[1])
+            self.action_features_ = action_feature_matrix(actions, self.actions_)
+            self.n_rows_ = len(batch)
+            self.ik_model_, self.ik_restarts_, self.best_restart_ = self._fit_ik(batch)
+            decoded = self._decode_batch(batch, frame["feedback"])
+            self.training_decoded_reward_ = decoded["decoded_reward"]
+            self.policy_model_ = self._new_policy()
+            torch.manual_seed(cfg.seed + 7919)
+            self.policy_curve_ = train_policy(
+                self.policy_model_,
+                batch,
+                decoded["decoded_reward"],
+                epochs=cfg.policy_epochs,
+                batch_size=cfg.policy_batch_size,
+                learning_rate=cfg.policy_learning_rate,
+                weight_decay=cfg.policy_weight_decay,
+                seed=cfg.seed + 7919,
+                use_weights=cfg.policy_weighting == "importance",
+            )
+        return self
+
+    def fit_online(
+        self,
+        env,
+        *,
+        rounds: int,
+        batch_rounds: int = 500,
+        steps_per_batch: int = 4,
+        seed: int = 0,
+    ) -> IGLP:
+        """On-policy IGL-P against a simulator environment (Algorithm 1's on-policy branch).
+
+        ``env`` follows the simulator API (``sample_rounds``, ``latent_reward``,
+        ``feedback``, ``vocabulary``); the latent reward only feeds the environment's own
+        feedback draw. Per-batch traces land in ``online_traces_``.
+        """
+        from offline_rl.igl.online import fit_online
+
+        with torch_threads(self.config.max_threads):
+            self.online_traces_ = fit_online(
+                self, env, rounds=rounds, batch_rounds=batch_rounds,
+                steps_per_batch=steps_per_batch, seed=seed,
+            )
+        return self
+
+    def _new_ik(self, seed: int) -> IKNet:
+        cfg = self.config
+        torch.manual_seed(seed)
+        return IKNet(
+            num_users=self.users_.size,
+            num_feedback=self.feedback_vocabulary_.size,
+            num_actions=self.actions_.size,
+            context_dim=self.context_dim_,
+            action_features=self.action_features_,
+            embedding_dim=cfg.embedding_dim,
+            action_dim=cfg.action_dim,
+            hidden_dim=cfg.hidden_dim,
+            context_interaction=cfg.context_interaction,
+            states=cfg.states,
+            init_scale=cfg.ik_init_scale,
+        )
+
+    def _new_policy(self) -> PolicyNet:
+        cfg = self.config
+        return PolicyNet(
+            num_users=self.users_.size,
+            num_actions=self.actions_.size,
+            context_dim=self.context_dim_,
+            action_features=self.action_features_,
+            action_dim=cfg.action_dim,
+            hidden_dim=cfg.hidden_dim,
+            user_dim=cfg.policy_user_dim,
+        )
+
+    def _fit_ik(self, batch: Batch) -> tuple[IKNet, list[IKTrainingRecord], int]:
+        """Train ``ik_restarts`` IK models; keep the best held-out weighted log-likelihood.
+
+        The held-out rows are the latest ``validation_fraction`` of the frame (it is ordered
+        by time). Selecting on the IK likelihood needs no reward, so this is legitimate
+        model selection, not seed picking against the truth.
+        """
+        cfg = self.config
+        n = len(batch)
+        n_val = int(round(cfg.validation_fraction * n)) if cfg.ik_restarts > 1 else 0
+        n_val = min(n_val, n - 1)
+        train = batch.take(np.arange(n - n_val)) if n_val else batch
+        validation = batch.take(np.arange(n - n_val, n)) if n_val else None
+        records: list[IKTrainingRecord] = []
+        best: tuple[float, int, IKNet] | None = None
+        for restart in range(cfg.ik_restarts):
+            seed = cfg.seed * 1000 + restart
+            net = self._new_ik(seed)
+            train_nll, val_nll, curve = train_ik(
+                net,
+                train,
+                epochs=cfg.ik_epochs,
+                batch_size=cfg.ik_batch_size,
+                learning_rate=cfg.ik_learning_rate,
+                weight_decay=cfg.ik_weight_decay,
+                seed=seed,
+                validation=validation,
+                warmup_epochs=cfg.ik_warmup_epochs,
+            )
+            records.append(
+                IKTrainingRecord(restart, seed, train_nll, val_nll, cfg.ik_epochs, tuple(curve))
+            )
+            if best is None or val_nll < best[0]:
+                best = (val_nll, restart, net)
+        assert best is not None
+        return best[2], records, best[1]
+
+    # ------------------------------------------------------------------ inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "ik_model_"):
+            raise NotFittedError(
+                "This IGLP instance is not fitted yet. Call 'fit' with an ik_training_set "
+                "frame before using this method."
+            )
+
+    def _batch(self, frame: pl.DataFrame, *, need_feedback: bool, need_action: bool) -> Batch:
+        return make_batch(
+            frame,
+            users=self.users_,
+            feedback=self.feedback_vocabulary_,
+            actions=self.actions_,
+            context_dim=self.context_dim_,
+            need_feedback=need_feedback,
+            need_action=need_action,
+        )
+
+    def _decode_batch(self, batch: Batch, feedback: pl.Series) -> dict[str, np.ndarray]:
+        cfg = self.config
+        probs = ik_probabilities(self.ik_model_, batch)
+        p_hat = probs[np.arange(len(batch)), batch.action_index]
+        k_p_hat = batch.num_candidates * p_hat
+        negative = definitely_negative(feedback.cast(pl.String).to_numpy(),
+                                       cfg.negative_signals)
+        reward = decode_rewards(k_p_hat, negative, alpha=cfg.alpha, threshold=cfg.threshold)
+        return {
+            "p_hat": p_hat,
+            "k_p_hat": k_p_hat,
+            "is_extreme": k_p_hat > cfg.threshold,
+            "definitely_negative": negative,
+            "decoded_reward": reward,
+        }
+
+    def ik_proba(self, frame: pl.DataFrame) -> np.ndarray:
+        """P_hat(. | x, y, A) over each row's candidates, float64 (n, K_max), 0 in padding."""
+        self._check_fitted()
+        with torch_threads(self.config.max_threads):
+            batch = self._batch(frame, need_feedback=True, need_action=False)
+            return ik_probabilities(self.ik_model_, batch)
+
+    def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Eq. (4) on every row: K * P_hat of the logged action, extreme flag, decoded reward.
+
+        Returns a polars frame with ``event_id`` (when present) and :data:`DECODED_COLUMNS`.
+        """
+        self._check_fitted()
+        with torch_threads(self.config.max_threads):
+            batch = self._batch(frame, need_feedback=True, need_action=True)
+            out = self._decode_batch(batch, frame["feedback"])
+        raw_action = (
+            frame["action"].cast(pl.Int64)
+            if "action" in frame.columns
+            else frame["candidate_actions"].list.get(pl.Series(batch.action_index))
+        )
+        columns: dict[str, Any] = {}
+        if "event_id" in frame.columns:
+            columns["event_id"] = frame["event_id"]
+        columns.update(
+            {
+                "user_id": frame["user_id"],
+                "feedback": frame["feedback"].cast(pl.String),
+                "action": raw_action,
+                "num_candidates": pl.Series(batch.num_candidates, dtype=pl.Int64),
+                "p_hat": pl.Series(out["p_hat"], dtype=pl.Float64),
+                "k_p_hat": pl.Series(out["k_p_hat"], dtype=pl.Float64),
+                "is_extreme": pl.Series(out["is_extreme"], dtype=pl.Boolean),
+                "definitely_negative": pl.Series(out["definitely_negative"], dtype=pl.Boolean),
+                "decoded_reward": pl.Series(out["decoded_reward"], dtype=pl.Float64),
+            }
+        )
+        return pl.DataFrame(columns)
+
+    def predict_scores(self, frame: pl.DataFrame) -> np.ndarray:
+        """The policy's reward estimates f(x, a) over candidates, (n, K_max), -inf in padding."""
+        self._check_fitted()
+        with torch_threads(self.config.max_threads):
+            batch = self._batch(frame, need_feedback=False, need_action=False)
+            scores = policy_scores(self.policy_model_, batch)
+        return np.where(batch.mask, scores, -np.inf)
+
+    def predict_proba(self, frame: pl.DataFrame, *, exploration: str | None = None) -> np.ndarray:
+        """P(. | x) over each row's ``candidate_actions``: float64 (n, K_max), rows sum to 1.
+
+        Needs ``user_id``, ``context`` and ``candidate_actions`` only (no feedback: this is
+        the policy). ``exploration`` overrides the configured rule ('greedy' for evaluation).
+        """
+        self._check_fitted()
+        cfg = self.config
+        with torch_threads(cfg.max_threads):
+            batch = self._batch(frame, need_feedback=False, need_action=False)
+            scores = policy_scores(self.policy_model_, batch)
+        return exploration_probabilities(
+            scores, batch.mask, rule=exploration or cfg.exploration, epsilon=cfg.epsilon,
+            gamma=cfg.gamma,
+        )
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """The greedy action id per row (int64 (n,))."""
+        self._check_fitted()
+        with torch_threads(self.config.max_threads):
+            batch = self._batch(frame, need_feedback=False, need_action=False)
+            scores = policy_scores(self.policy_model_, batch)
+        index = greedy_index(scores, batch.mask)
+        lists = frame["candidate_actions"]
+        if isinstance(lists.dtype, pl.Array):
+            lists = lists.cast(pl.List(lists.dtype.inner))
+        return lists.list.get(pl.Series(index)).cast(pl.Int64).to_numpy()
+
+    # ------------------------------------------------------------------ representations
+    def user_embeddings(self) -> tuple[list[Any], np.ndarray]:
+        """(user ids, learned E-dimensional user embeddings) of the IK model."""
+        self._check_fitted()
+        weight = self.ik_model_.user_embedding.weight.detach().numpy()[1:]
+        return self.users_.to_list(), weight.copy()
+
+    def feedback_embeddings(self) -> tuple[list[Any], np.ndarray]:
+        """(feedback signals, learned E-dimensional feedback embeddings) of the IK model."""
+        self._check_fitted()
+        weight = self.ik_model_.feedback_embedding.weight.detach().numpy()[1:]
+        return self.feedback_vocabulary_.to_list(), weight.copy()
+
+    def decoder_logits(self) -> np.ndarray:
+        """Latent-state logits W (e_u * e_y) + b for every (user, feedback) pair seen in fit.
+
+        Shape (n_users, n_feedback, S): the learned per-user reading of each signal (without
+        the context term), the "per-user representation" that clusters users by convention.
+        """
+        self._check_fitted()
+        with torch.no_grad():
+            net = self.ik_model_
+            eu = net.user_embedding.weight[1:]
+            ew = net.feedback_embedding.weight[1:]
+            q = eu[:, None, :] * ew[None, :, :]
+            return net.decoder(q).numpy().astype(np.float64)
+
+    # ------------------------------------------------------------------ persistence
+    def _fitted_state(self) -> dict[str, Any]:
+        return {
+            "users": self.users_.to_list(),
+            "feedback": self.feedback_vocabulary_.to_list(),
+            "actions": self.actions_.to_list(),
+            "context_dim": self.context_dim_,
+            "action_feature_dim": int(self.action_features_.shape[1]),
+            "n_rows": self.n_rows_,
+            "best_restart": self.best_restart_,
+            "ik_restarts": [r.to_dict() for r in self.ik_restarts_],
+            "policy_curve": list(self.policy_curve_),
+        }
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``model.pt`` (state_dicts), ``config.json`` and ``manifest.json`` atomically."""
+        self._check_fitted()
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {f"ik.{k}": v for k, v in self.ik_model_.state_dict().items()}
+        state.update({f"policy.{k}": v for k, v in self.policy_model_.state_dict().items()})
+        import io
+
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(out / MODEL_FILE, buffer.getvalue())
+        document = {
+            "format": ARTIFACT_FORMAT,
+            "format_version": ARTIFACT_VERSION,
+            "config": self.config.to_dict(),
+            "fitted": self._fitted_state(),
+        }
+        atomic_write_text(out / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
+        manifest = {
+            "format": ARTIFACT_FORMAT,
+            "format_version": ARTIFACT_VERSION,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seed": self.config.seed,
+            "rows": self.n_rows_,
+            "libraries": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "polars": pl.__version__,
+            },
+        }
+        atomic_write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+        return out
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> IGLP:
+        """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``)."""
+        folder = Path(directory)
+        config_path = folder / CONFIG_FILE
+        if not config_path.is_file():
+            raise FileNotFoundError(f"No IGLP artifact at '{folder}': missing {CONFIG_FILE}.")
+        document = json.loads(config_path.read_text())
+        if document.get("format") != ARTIFACT_FORMAT:
+            raise ValueError(
+                f"'{config_path}' is not an IGLP artifact (format {document.get('format')!r}, "
+                f"expected {ARTIFACT_FORMAT!r})."
+            )
+        learner = cls(IGLPConfig.from_dict(document["config"]))
+        fitted = document["fitted"]
+        learner.users_ = Vocabulary(tuple(fitted["users"]))
+        learner.feedback_vocabulary_ = Vocabulary(tuple(fitted["feedback"]))
+        learner.actions_ = Vocabulary(tuple(fitted["actions"]))
+        learner.context_dim_ = int(fitted["context_dim"])
+        learner.action_features_ = np.zeros(
+            (learner.actions_.size, int(fitted["action_feature_dim"])), dtype=np.float32
+        )
+        learner.n_rows_ = int(fitted["n_rows"])
+        learner.best_restart_ = int(fitted["best_restart"])
+        learner.ik_restarts_ = [
+            IKTrainingRecord(
+                r["restart"], r["seed"], r["train_nll"], r["validation_nll"], r["epochs"],
+                tuple(r["curve"]),
+            )
+            for r in fitted["ik_restarts"]
+        ]
+        learner.policy_curve_ = list(fitted["policy_curve"])
+        state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
+        learner.ik_model_ = learner._new_ik(0)
+        learner.ik_model_.load_state_dict(
+            {k[3:]: v for k, v in state.items() if k.startswith("ik.")}
+        )
+        learner.policy_model_ = learner._new_policy()
+        learner.policy_model_.load_state_dict(
+            {k[7:]: v for k, v in state.items() if k.startswith("policy.")}
+        )
+        learner.action_features_ = learner.ik_model_.actions.features.numpy().copy()
+        learner.ik_model_.eval()
+        learner.policy_model_.eval()
+        return learner

@@ -1,0 +1,161 @@
+"""The contextual-bandit policy over candidate sets (CB-Alg of Algorithm 1), in torch.
+
+A reward regressor f(x, a) = <phi(x), psi(a)> + b(a) (psi from an action embedding and
+optional action features, phi an MLP of the standardised context, optionally with a user
+embedding) trained on decoded rewards r_hat of the logged actions:
+
+    min_f  sum_t w_t (f(x_t, a_t) - r_hat_t)^2 / sum_t w_t
+
+with w_t the importance weight 1/(K_t P(a_t | x_t)) of the logs (off-policy, so that every
+action is fitted under the same synthetic uniform distribution) or 1 (on-policy). The
+policy P(. | x) puts its mass on argmax_a f(x, a) with an exploration rule:
+
+* epsilon-greedy: (1 - eps) on the argmax plus eps / K on every candidate;
+* SquareCB (Foster & Rakhlin, 2020): p(a) = 1 / (K + gamma (f(x, a*) - f(x, a))) for
+  a != a*, the rest on a*;
+* greedy: all mass on the argmax.
+
+References
+----------
+Maghakian et al., ICLR 2023, Algorithm 1 (CB-Alg); Foster & Rakhlin, "Beyond UCB", 2020.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from offline_rl.igl.batch import Batch
+from offline_rl.igl.ik_model import NEG_INF, ActionEncoder, ContextEncoder, to_tensors
+
+
+class PolicyNet(nn.Module):
+    """Masked reward scores f(x, a) over each row's candidate set, (n, K)."""
+
+    def __init__(
+        self,
+        *,
+        num_users: int,
+        num_actions: int,
+        context_dim: int,
+        action_features: np.ndarray,
+        action_dim: int,
+        hidden_dim: int,
+        user_dim: int = 0,
+    ) -> None:
+        super().__init__()
+        self.action_dim = action_dim
+        self.user_embedding = nn.Embedding(num_users, user_dim) if user_dim else None
+        if self.user_embedding is not None:
+            nn.init.normal_(self.user_embedding.weight, std=0.1)
+            self.user_project = nn.Linear(user_dim, action_dim, bias=False)
+        self.context = ContextEncoder(context_dim, hidden_dim, action_dim)
+        self.actions = ActionEncoder(num_actions, action_features, action_dim)
+        self.action_bias = nn.Embedding(num_actions, 1)
+        nn.init.zeros_(self.action_bias.weight)
+
+    def forward(self, user, x, candidates, mask) -> torch.Tensor:
+        phi = self.context(x)
+        if self.user_embedding is not None:
+            phi = phi + self.user_project(self.user_embedding(user))
+        psi = self.actions(candidates)
+        scores = (phi.unsqueeze(1) * psi).sum(-1) + self.action_bias(candidates).squeeze(-1)
+        return scores.masked_fill(~mask, NEG_INF)
+
+
+def train_policy(
+    net: PolicyNet,
+    batch: Batch,
+    rewards: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    seed: int,
+    use_weights: bool = True,
+    set_scaling: bool = True,
+) -> list[float]:
+    """Weighted least squares of ``rewards`` on the logged (x, a); returns the loss per epoch."""
+    generator = torch.Generator().manual_seed(seed)
+    if set_scaling:
+        net.context.set_scaling(batch.context)
+    t = to_tensors(batch)
+    r = torch.as_tensor(np.asarray(rewards, dtype=np.float32))
+    w = t["weight"] if use_weights else torch.ones_like(t["weight"])
+    optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    n = len(batch)
+    steps = max(1, math.ceil(n / batch_size))
+    curve = []
+    for _ in range(epochs):
+        net.train()
+        order = torch.randperm(n, generator=generator)
+        total = 0.0
+        for step in range(steps):
+            rows = order[step * batch_size : (step + 1) * batch_size]
+            scores = net(t["user"][rows], t["x"][rows], t["candidates"][rows], t["mask"][rows])
+            pred = scores.gather(1, t["target"][rows].unsqueeze(1)).squeeze(1)
+            wr = w[rows]
+            loss = (wr * (pred - r[rows]) ** 2).sum() / wr.sum().clamp_min(1e-12)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(rows)
+        curve.append(total / max(n, 1))
+    return curve
+
+
+@torch.no_grad()
+def policy_scores(net: PolicyNet, batch: Batch, *, chunk: int = 65536) -> np.ndarray:
+    """f(x, a) over candidates as float64 (n, k_max); -inf-like in padding."""
+    net.eval()
+    t = to_tensors(batch)
+    out = [
+        net(t["user"][s : s + chunk], t["x"][s : s + chunk], t["candidates"][s : s + chunk],
+            t["mask"][s : s + chunk]).double()
+        for s in range(0, len(batch), chunk)
+    ]
+    if not out:
+        return np.zeros((0, batch.candidates.shape[1]))
+    return torch.cat(out).numpy()
+
+
+def greedy_index(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """argmax over real candidates (first one on ties)."""
+    return np.where(mask, scores, -np.inf).argmax(axis=1)
+
+
+def exploration_probabilities(
+    scores: np.ndarray,
+    mask: np.ndarray,
+    *,
+    rule: str,
+    epsilon: float = 0.05,
+    gamma: float = 100.0,
+) -> np.ndarray:
+    """P(. | x) over each row's candidates from scores, zeros in padding; rows sum to 1."""
+    n, _ = scores.shape
+    k = mask.sum(axis=1).astype(np.float64)
+    best = greedy_index(scores, mask)
+    rows = np.arange(n)
+    if rule == "greedy":
+        probs = np.zeros(scores.shape)
+        probs[rows, best] = 1.0
+        return probs
+    if rule == "epsilon_greedy":
+        probs = np.where(mask, epsilon / k[:, None], 0.0)
+        probs[rows, best] += 1.0 - epsilon
+        return probs
+    if rule == "squarecb":
+        gap = scores[rows, best][:, None] - np.where(mask, scores, 0.0)
+        probs = np.where(mask, 1.0 / (k[:, None] + gamma * np.maximum(gap, 0.0)), 0.0)
+        probs[rows, best] = 0.0
+        probs[rows, best] = 1.0 - probs.sum(axis=1)
+        return probs
+    raise ValueError(
+        f"The exploration rule must be a str among ('epsilon_greedy', 'squarecb', 'greedy'). "
+        f"Got {rule!r} instead."
+    )

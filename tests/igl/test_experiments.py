@@ -1,0 +1,43 @@
+"""The paper's experiments: the 5-seed Covertype acceptance (slow) and tiny smoke runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from offline_rl.igl.experiments.covertype import run_covertype_experiment
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_covertype_acceptance(tmp_path, seed):
+    """Section 4.1 on 60k events: precision >= .90, F1 >= .85, policy >= .9 x oracle and
+    >= .70, purity 1.0 (per-user reading) and >= .9 (raw 2-D embeddings), every seed."""
+    result = run_covertype_experiment(tmp_path, seed, verbose=False, make_figure=False)
+    assert result.passed, result.failures
+
+
+@pytest.mark.slow
+def test_production_pattern(tmp_path):
+    from offline_rl.igl.experiments.production import run_production_experiment
+
+    result = run_production_experiment(tmp_path, 0, verbose=False, make_figure=False)
+    assert result.passed, result.failures
+
+
+@pytest.mark.slow
+def test_news_fairness(tmp_path):
+    from offline_rl.igl.experiments.news import run_news_experiment
+
+    result = run_news_experiment(tmp_path, 0, verbose=False, make_figure=False)
+    assert result.passed, result.failures
+
+
+def test_covertype_smoke(tmp_path):
+    """The experiment runs end to end on a tiny budget and writes its figure and table."""
+    from offline_rl.igl.experiments.covertype import covertype_config
+
+    config = covertype_config(0, ik_epochs=2, ik_warmup_epochs=1, ik_restarts=1,
+                              policy_epochs=1, max_threads=1)
+    result = run_covertype_experiment(tmp_path, 0, rows=3000, config=config, verbose=False)
+    assert result.figure.is_file() and result.table_path.is_file()
+    assert {"decoded_precision", "oracle_ratio", "user_purity_reading"} <= set(result.metrics)

@@ -1,0 +1,127 @@
+"""The shared learner contract for IGLP: fit/predict shapes, save/load, config, determinism,
+and the hidden reward never reaching the learner."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import SMALL_CONFIG, variable_k_frame
+
+from offline_rl.errors import HiddenRewardError, NotFittedError
+from offline_rl.igl.config import IGLPConfig
+from offline_rl.igl.learner import DECODED_COLUMNS, IGLP
+
+TINY = dict(SMALL_CONFIG, ik_epochs=2, ik_warmup_epochs=1, policy_epochs=2, ik_restarts=2)
+
+
+@pytest.mark.parametrize("method", ["predict_proba", "predict", "decode", "ik_proba"])
+def test_not_fitted(method):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        getattr(IGLP(), method)(variable_k_frame())
+
+
+def test_save_before_fit(tmp_path):
+    with pytest.raises(NotFittedError):
+        IGLP().save(tmp_path)
+
+
+def test_hidden_reward_is_refused():
+    frame = variable_k_frame().with_columns(pl.lit(1.0).alias("reward"))
+    with pytest.raises(HiddenRewardError, match="IGLP.fit was given the column 'reward'"):
+        IGLP(IGLPConfig(**TINY)).fit(frame)
+
+
+def test_missing_column_is_named():
+    frame = variable_k_frame().drop("feedback")
+    with pytest.raises(ValueError, match="unable to find column 'feedback'"):
+        IGLP(IGLPConfig(**TINY)).fit(frame)
+
+
+def test_variable_k_shapes_and_padding():
+    frame = variable_k_frame()
+    model = IGLP(IGLPConfig(**TINY)).fit(frame)
+    assert model.fit(frame) is model
+    k = frame["num_candidates"].to_numpy()
+    probs = model.predict_proba(frame)
+    assert probs.shape == (frame.height, k.max())
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    padding = np.arange(k.max())[None, :] >= k[:, None]
+    assert (probs[padding] == 0).all()
+    ik = model.ik_proba(frame)
+    np.testing.assert_allclose(ik.sum(axis=1), 1.0)
+    assert (ik[padding] == 0).all()
+    actions = model.predict(frame)
+    for action, candidates in zip(actions, frame["candidate_actions"].to_list(), strict=True):
+        assert action in candidates
+    decoded = model.decode(frame)
+    assert decoded.columns == ["event_id", *DECODED_COLUMNS]
+    np.testing.assert_allclose(decoded["k_p_hat"], k * decoded["p_hat"].to_numpy())
+    assert set(decoded["decoded_reward"].unique().to_list()) <= {0.0, 1.0}
+
+
+def test_three_states_decode_negative():
+    frame = variable_k_frame()
+    config = IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, **TINY)
+    decoded = IGLP(config).fit(frame).decode(frame)
+    neg = decoded.filter(pl.col("is_extreme") & pl.col("definitely_negative"))
+    assert (neg["decoded_reward"] == -2.0).all()
+    assert (decoded.filter(~pl.col("is_extreme"))["decoded_reward"] == 0).all()
+
+
+def test_unknown_ids_at_predict_time():
+    frame = variable_k_frame()
+    model = IGLP(IGLPConfig(**TINY)).fit(frame)
+    other = frame.with_columns(
+        pl.col("user_id") + 1000, pl.lit("never-seen").alias("feedback")
+    )
+    assert np.isfinite(model.ik_proba(other)).all()
+    assert model.predict_proba(other).shape[0] == frame.height
+
+
+def test_save_load_identical(tmp_path, fitted_small, covertype_small):
+    _, frame, _ = covertype_small
+    fitted_small.save(tmp_path / "run")
+    loaded = IGLP.load(tmp_path / "run")
+    assert loaded.config == fitted_small.config
+    sample = frame[:500]
+    np.testing.assert_array_equal(loaded.predict_proba(sample), fitted_small.predict_proba(sample))
+    np.testing.assert_array_equal(loaded.ik_proba(sample), fitted_small.ik_proba(sample))
+    assert loaded.decode(sample).equals(fitted_small.decode(sample))
+    document = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert IGLPConfig.from_dict(document["config"]) == fitted_small.config
+    assert (tmp_path / "run" / "model.pt").is_file()
+
+
+def test_load_rejects_other_artifacts(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not an IGLP artifact"):
+        IGLP.load(tmp_path)
+
+
+def test_seeded_determinism():
+    frame = variable_k_frame(n=200)
+    a = IGLP(IGLPConfig(seed=5, **TINY)).fit(frame)
+    b = IGLP(IGLPConfig(seed=5, **TINY)).fit(frame)
+    np.testing.assert_array_equal(a.predict_proba(frame), b.predict_proba(frame))
+    np.testing.assert_array_equal(a.ik_proba(frame), b.ik_proba(frame))
+    c = IGLP(IGLPConfig(seed=6, **TINY)).fit(frame)
+    assert not np.array_equal(a.ik_proba(frame), c.ik_proba(frame))
+
+
+def test_restart_selection_uses_held_out_ik_likelihood(fitted_small):
+    records = fitted_small.ik_restarts_
+    assert len(records) == fitted_small.config.ik_restarts
+    best = min(records, key=lambda r: r.validation_nll)
+    assert fitted_small.best_restart_ == best.restart
+
+
+def test_decoded_rewards_feed_the_analysis_sql(fitted_small, covertype_small):
+    from offline_rl.data.sql_jobs import run_sql_job
+
+    _, frame, _ = covertype_small
+    decoded = fitted_small.decode(frame)
+    by_signal = pl.from_arrow(run_sql_job("decoded_reward_by_signal", {"decoded_rewards": decoded}))
+    assert by_signal["events"].sum() == frame.height

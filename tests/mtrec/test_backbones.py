@@ -1,0 +1,94 @@
+"""Backbone shapes and the alignment-loss classifier (MTRec Eq. 8-10)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from offline_rl.data.hidden_reward import drop_hidden_reward
+from offline_rl.data.prepare import user_trajectories
+from offline_rl.data.simulators.sessions import simulate
+from offline_rl.errors import HiddenRewardError, NotFittedError
+from offline_rl.mtrec import BACKBONES, MTRecClassifier, MTRecConfig
+from offline_rl.mtrec.classifier import alignment_loss
+
+
+@pytest.fixture(scope="module")
+def frame():
+    sim = simulate(rows=1200, seed=4, n_users=30, n_items=50)
+    trajectories = user_trajectories(drop_hidden_reward(pl.from_arrow(sim.logs)))
+    return trajectories, dict(enumerate(sim.truth["item_category"]))
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_backbone_shapes_and_gradients(name):
+    torch.manual_seed(0)
+    model = BACKBONES[name](7, 9, 4, dim=8, hidden=16)
+    history = torch.tensor([[0, 0, 3], [1, 2, 3], [0, 0, 0], [4, 5, 6]])
+    logits = model(torch.tensor([1, 2, 3, 0]), history, history % 4, torch.tensor([1, 4, 5, 8]),
+                   torch.tensor([1, 2, 3, 1]))
+    assert logits.shape == (4,)
+    assert torch.isfinite(logits).all()
+    logits.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_alignment_loss_hand_value():
+    prob = torch.tensor([0.25, 0.5])
+    positive, negative = torch.tensor([2.0, -1.0]), torch.tensor([0.0, 1.0])
+    # -(mean(2*0.25 + 0*0.75, -1*0.5 + 1*0.5)) = -(0.5 + 0) / 2
+    assert alignment_loss(prob, positive, negative).item() == pytest.approx(-0.25)
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_classifier_fit_predict(frame, name):
+    trajectories, categories = frame
+    model = MTRecClassifier(MTRecConfig(backbone=name, epochs=1, batch_size=256,
+                                        embedding_dim=8, hidden_dim=16))
+    assert model.fit(trajectories, item_categories=categories) is model
+    probs = model.predict_proba(trajectories)
+    assert probs.shape == (trajectories.height,)
+    assert ((probs > 0) & (probs < 1)).all()
+    assert model.predict_proba(trajectories, untrained=True).shape == probs.shape
+
+
+def test_alignment_changes_training_and_is_seeded(frame):
+    trajectories, categories = frame
+    n = trajectories.height
+    rng = np.random.default_rng(0)
+    rewards = trajectories.select("event_id").with_columns(
+        mental_reward_positive=pl.Series(rng.normal(size=n)),
+        mental_reward_negative=pl.Series(rng.normal(size=n)),
+    )
+    config = dict(backbone="din", epochs=1, batch_size=256, embedding_dim=8, hidden_dim=16)
+    base = MTRecClassifier(MTRecConfig(**config)).fit(trajectories, item_categories=categories)
+    base_again = MTRecClassifier(MTRecConfig(**config)).fit(
+        trajectories, rewards=rewards, item_categories=categories)  # kappa = 0 ignores rewards
+    aligned = MTRecClassifier(MTRecConfig(**config, kappa=1.0)).fit(
+        trajectories, rewards=rewards, item_categories=categories)
+    p0, p1, p2 = (m.predict_proba(trajectories) for m in (base, base_again, aligned))
+    assert np.array_equal(p0, p1)
+    assert not np.allclose(p0, p2)
+    assert aligned.reward_scale_ == pytest.approx(
+        float(np.std((rewards["mental_reward_positive"] - rewards["mental_reward_negative"])
+                     .to_numpy().astype(np.float32))),
+        rel=1e-5)
+
+
+def test_classifier_errors(frame):
+    trajectories, _ = frame
+    with pytest.raises(ValueError, match="kappa > 0 needs the mental rewards"):
+        MTRecClassifier(MTRecConfig(kappa=0.5, epochs=1)).fit(trajectories)
+    with pytest.raises(HiddenRewardError):
+        MTRecClassifier(MTRecConfig(epochs=1)).fit(trajectories.with_columns(reward=pl.lit(0.0)))
+    with pytest.raises(NotFittedError):
+        MTRecClassifier().predict_proba(trajectories)
+    with pytest.raises(ValueError, match="'backbone' parameter of MTRecConfig must be a str among"):
+        MTRecConfig(backbone="dien")
+    with pytest.raises(ValueError, match="mental_reward_positive"):
+        MTRecClassifier(MTRecConfig(kappa=0.5, epochs=1)).fit(
+            trajectories, rewards=trajectories.select("event_id"))
+    config = MTRecConfig(backbone="sasrec", kappa=0.3)
+    assert MTRecConfig.from_dict(config.to_dict()) == config

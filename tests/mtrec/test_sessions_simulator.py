@@ -1,0 +1,57 @@
+"""The sequential-session simulator: schema, seeding, satisfaction vs clicks, fatigue."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from offline_rl.data.loading import load_logs
+from offline_rl.data.prepare import user_trajectories
+from offline_rl.data.simulators.sessions import SessionsConfig, simulate
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate(rows=4000, seed=1)
+
+
+def test_canonical_schema_and_sessions(sim, tmp_path):
+    pq.write_table(sim.logs, tmp_path / "logs.parquet")
+    logs = load_logs(tmp_path / "logs.parquet")  # validates the canonical schema
+    assert logs.height == 4000
+    assert set(logs["feedback"].unique()) == {"click", "skip"}
+    trajectories = user_trajectories(logs.drop("reward"))
+    # the SQL job's 30-minute gap recovers the simulator's sessions
+    lengths = trajectories.group_by("user_id", "session_id").len()["len"]
+    assert lengths.max() <= SessionsConfig().max_session_length
+    assert trajectories["done"].sum() == lengths.len()
+
+
+def test_seeded(sim):
+    assert simulate(rows=4000, seed=1).logs.equals(sim.logs)
+    assert not simulate(rows=4000, seed=2).logs.equals(sim.logs)
+
+
+def test_clickbait_clicked_but_unsatisfying_and_fatigue(sim):
+    env = sim.environment
+    logs = pl.from_arrow(sim.logs)
+    bait = env.item_clickbait[logs["action"].to_numpy()]
+    click = (logs["feedback"] == "click").to_numpy()
+    satisfaction = logs["reward"].to_numpy()
+    assert click[bait].mean() > click[~bait].mean()
+    assert satisfaction[bait & click].mean() < satisfaction[~bait & click].mean() - 1.0
+    steps = user_trajectories(logs.drop("reward"))["step"].to_numpy()
+    order = pl.from_arrow(sim.logs).select("event_id")
+    assert len(steps) == order.height
+    early = env.expected_satisfaction(np.zeros(5, int), np.arange(5), np.zeros(5))
+    late = env.expected_satisfaction(np.zeros(5, int), np.arange(5), np.full(5, 20))
+    assert (late < early).all()
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="'n_candidates' parameter must be <= 5"):
+        SessionsConfig(n_items=5, n_categories=2, n_candidates=6)
+    with pytest.raises(ValueError, match="Unknown SessionsConfig option"):
+        simulate(rows=10, seed=0, nope=1)
