@@ -17,7 +17,7 @@ import click
               help="Epochs of each CTR backbone.")
 @click.option("--kappa", type=float, default=0.2, show_default=True,
               help="Alignment weight of the +MTRec rows.")
-@click.option("--backbones", default="wide_deep,deepfm,pnn,din,sasrec", show_default=True,
+@click.option("--backbones", default="wide_deep,deepfm,pnn,din,dien,sasrec", show_default=True,
               help="Comma-separated backbones.")
 @click.option("--rl-iterations", type=int, default=25, show_default=True,
               help="REINFORCE iterations of the Eq. 12 check (0 skips it).")

@@ -21,7 +21,9 @@ from offline_rl.data.prepare import DEFAULT_NEGATIVE_SIGNALS, PrepareConfig
               help="chi^2 regulariser weight alpha of psi(x) = x - x^2/(4 alpha).")
 @click.option("--gamma", type=float, default=0.9, show_default=True,
               help="Discount gamma of the user MDP.")
-@click.option("--steps", type=int, default=1500, show_default=True, help="Adam steps.")
+@click.option("--steps", type=int, default=500, show_default=True, help="Adam steps.")
+@click.option("--epochs", type=int, default=None,
+              help="Train ceil(epochs * rows / batch) steps instead of --steps.")
 @click.option("--batch-size", type=int, default=4000, show_default=True, help="Mini-batch size.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
 @click.option("--actions", "actions_path", type=click.Path(dir_okay=False), default=None,
@@ -33,7 +35,7 @@ from offline_rl.data.prepare import DEFAULT_NEGATIVE_SIGNALS, PrepareConfig
 @click.option("--negative-signals", default=",".join(DEFAULT_NEGATIVE_SIGNALS),
               show_default=True, help="Signals that count as a negative response.")
 @vocabulary_option
-def fit_qriql(logs, out_dir, quantiles, alpha, gamma, steps, batch_size, seed, actions_path,
+def fit_qriql(logs, out_dir, quantiles, alpha, gamma, steps, epochs, batch_size, seed, actions_path,
               session_gap_seconds, history_length, negative_signals, vocabulary) -> None:
     """Fit QR-IQL on LOGS (runs the user_trajectories job) and write the model and rewards."""
     from offline_rl.data.atomic import atomic_write_text
@@ -44,7 +46,7 @@ def fit_qriql(logs, out_dir, quantiles, alpha, gamma, steps, batch_size, seed, a
     from offline_rl.qriql.learner import REWARDS_FILE
 
     config = QRIQLConfig(quantiles=quantiles, alpha=alpha, gamma=gamma, steps=steps,
-                         batch_size=batch_size, seed=seed)
+                         epochs=epochs, batch_size=batch_size, seed=seed)
     prepare_config = PrepareConfig(
         session_gap_seconds=session_gap_seconds,
         history_length=history_length,

@@ -2,7 +2,7 @@
 
 * :mod:`offline_rl.mtrec.data` -- one shared CTR input format (user, history, candidate item,
   category, label) built from ``user_trajectories``-shaped frames, plus the mental rewards.
-* :mod:`offline_rl.mtrec.backbones` -- Wide&Deep, DeepFM, PNN, DIN and SASRec in torch.
+* :mod:`offline_rl.mtrec.backbones` -- Wide&Deep, DeepFM, PNN, DIN, DIEN and SASRec in torch.
 * :mod:`offline_rl.mtrec.classifier` -- ``MTRecClassifier(config).fit(frame, rewards)`` with
   ``L = CE + kappa L_align`` (Eq. 10); kappa = 0 is the plain backbone.
 * :mod:`offline_rl.mtrec.policy_gradient` -- a REINFORCE recommender on the sessions simulator

@@ -8,6 +8,8 @@ Every backbone maps the batch to a click logit of shape (n,). Small faithful ver
 * PNN (Qu et al., 2016): inner products of field embeddings (IPNN) fed with them to an MLP;
 * DIN (Zhou et al., 2018): attention of the history on the candidate through an MLP on
   (h, c, h - c, h * c), no softmax (the paper's activation unit), then an MLP;
+* DIEN (Zhou et al., 2019): a GRU interest extractor, then an attention-gated GRU (AUGRU)
+  whose update gate is scaled by the candidate's attention; no auxiliary loss;
 * SASRec (Kang and McAuley, 2018): causal self-attention over the history with position
   embeddings; the last position's output meets the candidate in an MLP.
 
@@ -161,11 +163,47 @@ class SASRec(nn.Module):
         return self.deep(x).squeeze(-1)
 
 
+class DIEN(nn.Module):
+    """Interest extractor GRU, then an attention-gated GRU (AUGRU) driven by the candidate."""
+
+    def __init__(self, num_users, num_items, num_categories, dim=16, hidden=64):
+        super().__init__()
+        self.emb = _Fields(num_users, num_items, num_categories, dim)
+        self.extractor = nn.GRU(dim, dim, batch_first=True)
+        self.attention = mlp([4 * dim, 32, 1])
+        self.update = nn.Linear(2 * dim, dim)
+        self.reset = nn.Linear(2 * dim, dim)
+        self.candidate_state = nn.Linear(2 * dim, dim)
+        self.deep = mlp([4 * dim, hidden, hidden // 2, 1])
+
+    def forward(self, user, history, history_category, item, category):
+        vectors, mask = self.emb.history(history, history_category)
+        interests, _ = self.extractor(vectors)
+        interests = interests * mask
+        candidate = self.emb.items(item, category)
+        c = candidate.unsqueeze(1).expand_as(interests)
+        scores = self.attention(torch.cat([interests, c, interests - c, interests * c], -1))
+        scores = scores.squeeze(-1).masked_fill(mask.squeeze(-1) == 0, -1e9)
+        weights = torch.softmax(scores, dim=1) * mask.squeeze(-1)
+        state = torch.zeros_like(candidate)
+        for t in range(history.shape[1]):
+            x = torch.cat([interests[:, t], state], dim=-1)
+            update = torch.sigmoid(self.update(x)) * weights[:, t:t + 1]
+            reset = torch.sigmoid(self.reset(x))
+            proposal = torch.tanh(self.candidate_state(
+                torch.cat([interests[:, t], reset * state], dim=-1)))
+            state = (1 - update) * state + update * proposal
+        user_vector = self.emb.user(user)
+        x = torch.cat([user_vector, state, candidate, state * candidate], dim=-1)
+        return self.deep(x).squeeze(-1)
+
+
 #: name -> backbone class; each takes (num_users, num_items, num_categories, dim, hidden).
 BACKBONES: dict[str, type[nn.Module]] = {
     "wide_deep": WideDeep,
     "deepfm": DeepFM,
     "pnn": PNN,
     "din": DIN,
+    "dien": DIEN,
     "sasrec": SASRec,
 }

@@ -7,6 +7,8 @@ On the sessions simulator (hidden per-step satisfaction, clicks observed):
 2. Table 1: every backbone trained on train steps with kappa = 0 (base), with QR-IQL rewards
    (``-MTRec``) and with IQ-Learn rewards (``-IRL``); AUC of the click on test steps and
    trajectory NCIS (trained minus untrained, one trajectory per test session) on test steps.
+   ``ncis_base_shifted`` is a control: the base model's NCIS after shifting its logits so its
+   mean CTR equals the row's model (NCIS rises with the CTR level alone).
 3. Spearman of r* (both reward models) and of the raw click with the hidden satisfaction.
 4. Fig. 3(a): mean r* by step position (PNG).
 5. Held-out explicit signals: production-like logs, trained with click/none only
@@ -43,9 +45,9 @@ from offline_rl.evaluation.trajectory_ncis import ncis_minus_untrained
 from offline_rl.mtrec.classifier import MTRecClassifier, MTRecConfig
 from offline_rl.qriql import QRIQL, QRIQLConfig
 
-DEFAULT_BACKBONES = ("wide_deep", "deepfm", "pnn", "din", "sasrec")
+DEFAULT_BACKBONES = ("wide_deep", "deepfm", "pnn", "din", "dien", "sasrec")
 DISPLAY = {"wide_deep": "Wide&Deep", "deepfm": "DeepFM", "pnn": "PNN", "din": "DIN",
-           "sasrec": "SASRec"}
+           "dien": "DIEN", "sasrec": "SASRec"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +89,20 @@ def spearman(a, b) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def shift_to_mean(probs: np.ndarray, target: float) -> np.ndarray:
+    """``sigmoid(logit(probs) + c)`` with ``c`` found by bisection so the mean is ``target``."""
+    clipped = np.clip(probs, 1e-7, 1 - 1e-7)
+    logits = np.log(clipped) - np.log1p(-clipped)
+    low, high = -20.0, 20.0
+    for _ in range(60):
+        middle = 0.5 * (low + high)
+        if (1.0 / (1.0 + np.exp(-(logits + middle)))).mean() < target:
+            low = middle
+        else:
+            high = middle
+    return 1.0 / (1.0 + np.exp(-(logits + 0.5 * (low + high))))
 
 
 def _reward_config(cfg: ExperimentConfig, quantiles: int, seed: int) -> QRIQLConfig:
@@ -161,15 +177,24 @@ def run_mtrec_experiment(
             ncis = ncis_minus_untrained(test_keys, np.clip(probs, floor, 1.0),
                                         np.clip(untrained, floor, 1.0))
             auc = roc_auc(test["response"].to_numpy(), probs)
+            if reward_name is None:
+                base_probs = probs
+            # Control: the base model's logits shifted to the same mean CTR as this model.
+            # NCIS multiplies p_t over every step, so a higher CTR level alone raises it.
+            shifted = shift_to_mean(base_probs, float(probs.mean()))
+            control = ncis_minus_untrained(test_keys, np.clip(shifted, floor, 1.0),
+                                           np.clip(untrained, floor, 1.0))
             table_rows.append({"model": DISPLAY.get(backbone, backbone) + suffix,
                                "backbone": backbone, "reward_model": reward_name or "none",
                                "kappa": kappa, "auc": auc, "ncis": ncis.value,
+                               "ncis_ess": ncis.ess, "mean_prob": float(probs.mean()),
+                               "ncis_base_shifted": control.value,
                                "seconds": time.perf_counter() - t0})
             log(f"{table_rows[-1]['model']}: AUC {auc:.4f} NCIS {ncis.value:.4f}")
     table = pl.DataFrame(table_rows)
     _write_frame(table, out / "mtrec_table.csv")
     atomic_write_text(out / "mtrec_table.md",
-                      _markdown(table.select("model", "auc", "ncis")))
+                      _markdown(table.select("model", "auc", "ncis", "ncis_base_shifted")))
 
     # ---- Spearman with the hidden satisfaction
     correlations = []

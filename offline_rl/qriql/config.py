@@ -73,8 +73,12 @@ class QRIQLConfig:
     max_position: int = 50
     """Step positions >= this share one position embedding."""
 
-    steps: int = 1500
-    """Adam steps (mini-batches) of Algorithm 1."""
+    steps: int = 500
+    """Adam steps (mini-batches) of Algorithm 1 (ignored when ``epochs`` is set). Many passes
+    over a small table overfit (docs/qriql.md); prefer ``epochs`` around 20-30 there."""
+
+    epochs: int | None = None
+    """If set, train for ceil(epochs * rows / batch_size) steps instead of ``steps``."""
 
     batch_size: int = 4000
     """Mini-batch size (paper: 4000); capped at the number of rows."""
@@ -102,6 +106,8 @@ class QRIQLConfig:
         ):
             value = getattr(self, name)
             _check(_is_int(value) and value >= minimum, name, f"an int >= {minimum}", value)
+        _check(self.epochs is None or (_is_int(self.epochs) and self.epochs >= 1), "epochs",
+               "None or an int >= 1", self.epochs)
         _check(_is_real(self.alpha) and self.alpha > 0, "alpha", "a float > 0", self.alpha)
         _check(_is_real(self.gamma) and 0 <= self.gamma < 1, "gamma", "a float in [0, 1)",
                self.gamma)

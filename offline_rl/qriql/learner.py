@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import platform
 import time
@@ -106,6 +107,8 @@ class QRIQL:
     history_length_, context_dim_ : int
     loss_curve_ : list of float
         Training loss per step.
+    steps_ : int
+        Adam steps taken (``steps``, or derived from ``epochs``).
     fit_seconds_, samples_per_second_ : float
     n_rows_ : int
 
@@ -163,11 +166,13 @@ class QRIQL:
             torch.manual_seed(cfg.seed)
             self.network_ = self._new_network(lookup, features)
             self.n_rows_ = len(data)
+            batch = min(cfg.batch_size, self.n_rows_)
+            self.steps_ = (cfg.steps if cfg.epochs is None
+                           else max(1, math.ceil(cfg.epochs * self.n_rows_ / batch)))
             start = time.perf_counter()
             self.loss_curve_ = self._train(data)
             self.fit_seconds_ = time.perf_counter() - start
-            batch = min(cfg.batch_size, self.n_rows_)
-            self.samples_per_second_ = cfg.steps * batch / max(self.fit_seconds_, 1e-9)
+            self.samples_per_second_ = self.steps_ * batch / max(self.fit_seconds_, 1e-9)
             self.network_.eval()
         return self
 
@@ -210,7 +215,7 @@ class QRIQL:
         actions = torch.from_numpy(data.action)
         done = torch.from_numpy(data.done)
         curve: list[float] = []
-        for _ in range(cfg.steps):
+        for _ in range(self.steps_):
             index = torch.from_numpy(rng.choice(n, size=batch, replace=False))
             values = net(*(t[index] for t in state))
             next_values = net(*(t[index] for t in next_state))
@@ -382,6 +387,7 @@ class QRIQL:
                 "history_length": self.history_length_,
                 "context_dim": self.context_dim_,
                 "n_rows": self.n_rows_,
+                "steps": self.steps_,
                 "fit_seconds": self.fit_seconds_,
                 "samples_per_second": self.samples_per_second_,
                 "loss_curve": self.loss_curve_,
@@ -425,6 +431,7 @@ class QRIQL:
         learner.history_length_ = int(fitted["history_length"])
         learner.context_dim_ = int(fitted["context_dim"])
         learner.n_rows_ = int(fitted["n_rows"])
+        learner.steps_ = int(fitted["steps"])
         learner.fit_seconds_ = float(fitted["fit_seconds"])
         learner.samples_per_second_ = float(fitted["samples_per_second"])
         learner.loss_curve_ = list(fitted["loss_curve"])

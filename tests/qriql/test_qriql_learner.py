@@ -158,3 +158,12 @@ def test_load_rejects_other_artifacts(tmp_path):
         QRIQL.load(tmp_path)
     with pytest.raises(FileNotFoundError):
         QRIQL.load(tmp_path / "missing")
+
+
+def test_epochs_sets_the_number_of_steps(trajectories):
+    config = QRIQLConfig(**{**SMALL, "epochs": 2})
+    model = QRIQL(config).fit(trajectories)
+    expected = -(-2 * trajectories.height // SMALL["batch_size"])
+    assert model.steps_ == expected == len(model.loss_curve_)
+    with pytest.raises(ValueError, match="'epochs' parameter of QRIQLConfig"):
+        QRIQLConfig(epochs=0)

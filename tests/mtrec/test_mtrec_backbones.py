@@ -86,9 +86,25 @@ def test_classifier_errors(frame):
     with pytest.raises(NotFittedError):
         MTRecClassifier().predict_proba(trajectories)
     with pytest.raises(ValueError, match="'backbone' parameter of MTRecConfig must be a str among"):
-        MTRecConfig(backbone="dien")
+        MTRecConfig(backbone="lstm")
     with pytest.raises(ValueError, match="mental_reward_positive"):
         MTRecClassifier(MTRecConfig(kappa=0.5, epochs=1)).fit(
             trajectories, rewards=trajectories.select("event_id"))
     config = MTRecConfig(backbone="sasrec", kappa=0.3)
     assert MTRecConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("name", ["din", "sasrec"])
+def test_save_load_identical_predictions(frame, tmp_path, name):
+    trajectories, categories = frame
+    model = MTRecClassifier(MTRecConfig(backbone=name, epochs=1, batch_size=256,
+                                        embedding_dim=8, hidden_dim=16)).fit(
+        trajectories, item_categories=categories)
+    model.save(tmp_path / "m")
+    loaded = MTRecClassifier.load(tmp_path / "m")
+    assert loaded.config == model.config
+    assert np.array_equal(loaded.predict_proba(trajectories), model.predict_proba(trajectories))
+    assert np.array_equal(loaded.predict_proba(trajectories, untrained=True),
+                          model.predict_proba(trajectories, untrained=True))
+    with pytest.raises(FileNotFoundError):
+        MTRecClassifier.load(tmp_path / "missing")
