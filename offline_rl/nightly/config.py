@@ -75,8 +75,10 @@ class NightlyConfig:
     vocabulary: tuple[str, ...] | None = None
     """Allowed feedback signals; default: what the files declare, else the built-in set."""
 
-    threads: int = 2
-    """CPU threads for torch and DuckDB (fixed so that results are reproducible)."""
+    threads: int = 1
+    """CPU threads for torch (fixed so that results are reproducible). One by default: the
+    models are small, and on a shared 2-core machine a second torch thread measured 30-80x
+    slower training (see BENCHMARKS.md, QR-IQL)."""
 
     def __post_init__(self) -> None:
         for name in ("negative_signals", "vocabulary"):
