@@ -67,7 +67,7 @@ def test_every_registered_command_module_exists():
 
 def test_simulate_writes_valid_reproducible_logs(tmp_path):
     runner = CliRunner()
-    for name in ("covertype", "production", "news"):
+    for name in ("covertype", "production", "news", "sessions"):
         first, second = tmp_path / f"{name}-a", tmp_path / f"{name}-b"
         for out in (first, second):
             result = runner.invoke(main, ["simulate", name, "--out", str(out), "--rows", "400", "--seed", "5"])

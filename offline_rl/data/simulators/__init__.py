@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from offline_rl.data.simulators import covertype, news, production
+from offline_rl.data.simulators import covertype, news, production, sessions
 from offline_rl.data.simulators._common import (
     PAD_ACTION,
     Environment,
@@ -72,6 +72,16 @@ SIMULATORS: dict[str, Simulator] = {
         simulate=news.simulate,
         logging_policy=news.logging_policy,
         description="IGL-P Sec. 4.2: fox/huffpost/time readers, emoji reactions, variable K.",
+    ),
+    # Sessions are sequential (a user's next step depends on this one's satisfaction), so
+    # its environment plays policies through sessions.run_sessions, not run_policy.
+    "sessions": Simulator(
+        name="sessions",
+        config_class=sessions.SessionsConfig,
+        environment_class=sessions.SessionEnvironment,
+        simulate=sessions.simulate,
+        logging_policy=sessions.logging_policy,
+        description="MTRec: click/skip sessions with hidden satisfaction, clickbait, fatigue.",
     ),
 }
 
