@@ -41,7 +41,7 @@ VW_IGL_ARGS = "--cb_explore_adf --experimental_igl --coin -q UA --dsjson --quiet
 VW_CB_ARGS = "--cb_explore_adf --coin -q UA --dsjson --quiet"
 
 
-BUDGET = {"ik_epochs": 6, "ik_restarts": 2, "policy_epochs": 4}
+BUDGET = {"ik_epochs": 6, "ik_restarts": 2, "policy_epochs": 4, "ik_batch_size": 8192}
 
 
 def iglp_config(threads: int, seed: int = 0):
@@ -51,7 +51,7 @@ def iglp_config(threads: int, seed: int = 0):
     return IGLPConfig(
         states=2, embedding_dim=2, context_interaction=False, hidden_dim=64, action_dim=16,
         ik_epochs=BUDGET["ik_epochs"], ik_warmup_epochs=1, ik_restarts=BUDGET["ik_restarts"],
-        ik_batch_size=8192, policy_epochs=BUDGET["policy_epochs"], policy_batch_size=8192,
+        ik_batch_size=BUDGET["ik_batch_size"], policy_epochs=BUDGET["policy_epochs"], policy_batch_size=8192,
         max_threads=threads, seed=seed,
     )
 
@@ -259,11 +259,13 @@ def main() -> None:
     parser.add_argument("--ik-epochs", type=int, default=BUDGET["ik_epochs"])
     parser.add_argument("--ik-restarts", type=int, default=BUDGET["ik_restarts"])
     parser.add_argument("--policy-epochs", type=int, default=BUDGET["policy_epochs"])
+    parser.add_argument("--ik-batch-size", type=int, default=BUDGET["ik_batch_size"])
     args = parser.parse_args()
     BUDGET.update(ik_epochs=args.ik_epochs, ik_restarts=args.ik_restarts,
-                  policy_epochs=args.policy_epochs)
+                  policy_epochs=args.policy_epochs, ik_batch_size=args.ik_batch_size)
     budget_args = ["--ik-epochs", str(args.ik_epochs), "--ik-restarts", str(args.ik_restarts),
-                   "--policy-epochs", str(args.policy_epochs)]
+                   "--policy-epochs", str(args.policy_epochs),
+                   "--ik-batch-size", str(args.ik_batch_size)]
     if args.part:
         if args.part in ("vw_igl", "vw_cb"):
             result = part_vw(args.rows, args.part[3:])

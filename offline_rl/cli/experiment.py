@@ -40,7 +40,7 @@ def covertype(out_dir, seed, rows) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder for the figure and the table.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
-@click.option("--rows", type=int, default=100_000, show_default=True,
+@click.option("--rows", type=int, default=200_000, show_default=True,
               help="Logged events (half fitted, half used for off-policy evaluation).")
 @click.option("--fresh-rows", type=int, default=30_000, show_default=True,
               help="Fresh simulated events each policy is run on (on-policy check).")

@@ -53,7 +53,8 @@ def _ik_frame(logs: str, vocabulary, max_weight) -> pl.DataFrame:
 @click.option("--epochs", type=int, default=IGLPConfig.ik_epochs, show_default=True,
               help="Epochs per IK restart.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="Torch CPU threads (1 is fastest on a shared machine).")
 @vocabulary_option
 def fit_igl(logs, out_dir, states, negative_signals, alpha, max_weight, embedding_dim,
             restarts, epochs, seed, threads, vocabulary) -> None:

@@ -117,8 +117,10 @@ class IGLPConfig:
     gamma: float = 100.0
     """Learning-rate parameter gamma of SquareCB (Foster & Rakhlin, 2020)."""
 
-    max_threads: int = 2
-    """Upper bound on torch CPU threads used while fitting/predicting."""
+    max_threads: int = 1
+    """Upper bound on torch CPU threads used while fitting/predicting. 1 by default: the
+    models are small, and on a shared, oversubscribed machine several OpenMP threads wait
+    at barriers for descheduled siblings (measured 2-10x slower)."""
 
     seed: int = 0
     """Seed of every random choice (initialisation, shuffling, restarts)."""

@@ -190,16 +190,21 @@ class IKNet(nn.Module):
         return log_p.masked_fill(~mask, NEG_INF)
 
 
+def _tensor(array: np.ndarray, dtype) -> torch.Tensor:
+    """Zero-copy when the array already has the dtype and is writable and contiguous."""
+    return torch.from_numpy(np.require(array, dtype=dtype, requirements=["C", "W"]))
+
+
 def to_tensors(batch: Batch) -> dict[str, torch.Tensor]:
-    """The tensors IKNet/PolicyNet need, on CPU."""
+    """The tensors IKNet/PolicyNet need, on CPU (sharing memory with the batch if possible)."""
     return {
-        "user": torch.from_numpy(np.array(batch.user, dtype=np.int64)),
-        "feedback": torch.from_numpy(np.array(batch.feedback, dtype=np.int64)),
-        "x": torch.from_numpy(np.array(batch.context, dtype=np.float32)),
-        "candidates": torch.from_numpy(np.array(batch.candidates, dtype=np.int64)),
-        "mask": torch.from_numpy(np.array(batch.mask, dtype=bool)),
-        "target": torch.from_numpy(np.array(batch.action_index, dtype=np.int64)),
-        "weight": torch.from_numpy(batch.weight.astype(np.float32)),
+        "user": _tensor(batch.user, np.int64),
+        "feedback": _tensor(batch.feedback, np.int64),
+        "x": _tensor(batch.context, np.float32),
+        "candidates": _tensor(batch.candidates, np.int64),
+        "mask": _tensor(batch.mask, np.bool_),
+        "target": _tensor(batch.action_index, np.int64),
+        "weight": _tensor(batch.weight, np.float32),
     }
 
 

@@ -70,3 +70,16 @@ def test_experiment_group_lists_subcommands():
     assert result.exit_code == 0
     for name in ("covertype", "production", "news"):
         assert name in result.output
+
+
+def test_experiment_covertype_command_writes_figure_and_table(tmp_path):
+    """A tiny stream is too small to pass the acceptance checks: files are still written,
+    the table printed, and the command exits non-zero naming the failed seed."""
+    result = CliRunner().invoke(
+        main, ["experiment", "covertype", "--out", str(tmp_path), "--seed", "0", "--rows", "1500"]
+    )
+    assert (tmp_path / "covertype_seed0.png").is_file()
+    assert pl.read_parquet(tmp_path / "covertype_seed0.parquet").height == 1
+    assert "decoded_precision" in result.output
+    if result.exit_code != 0:
+        assert "acceptance checks failed for seed(s) [0]" in result.output

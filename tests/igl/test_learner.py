@@ -8,7 +8,7 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from conftest import SMALL_CONFIG, variable_k_frame
+from igl_fixtures import SMALL_CONFIG, variable_k_frame
 
 from offline_rl.errors import HiddenRewardError, NotFittedError
 from offline_rl.igl.config import IGLPConfig
@@ -125,3 +125,16 @@ def test_decoded_rewards_feed_the_analysis_sql(fitted_small, covertype_small):
     decoded = fitted_small.decode(frame)
     by_signal = pl.from_arrow(run_sql_job("decoded_reward_by_signal", {"decoded_rewards": decoded}))
     assert by_signal["events"].sum() == frame.height
+
+
+def test_string_ids_and_no_context(tmp_path):
+    frame = variable_k_frame().with_columns(
+        pl.format("user-{}", "user_id").alias("user_id"),
+        pl.format("ev-{}", "event_id").alias("event_id"),
+    ).drop("context")
+    model = IGLP(IGLPConfig(**TINY)).fit(frame)
+    decoded = model.decode(frame)
+    assert decoded["user_id"].dtype == pl.String and decoded["event_id"].dtype == pl.String
+    model.save(tmp_path)
+    np.testing.assert_array_equal(IGLP.load(tmp_path).predict_proba(frame),
+                                  model.predict_proba(frame))

@@ -39,7 +39,7 @@ from offline_rl.igl.experiments._common import print_table, rounds_frame
 from offline_rl.igl.learner import IGLP
 
 METRICS = {"clicks": "click", "likes": "like", "dislikes": "dislike"}
-ROWS = 100_000
+ROWS = 200_000
 FRESH_ROWS = 30_000
 
 #: Simulator options: a smaller catalogue than the simulator's default (500 items, K = 20)
