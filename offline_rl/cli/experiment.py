@@ -74,3 +74,9 @@ def news(out_dir, seed, rows, fresh_rows, alpha) -> None:
     click.echo(f"figure -> {result.figure}; table -> {result.table_path}")
     if not result.passed:
         raise click.ClickException("checks failed: " + "; ".join(result.failures))
+
+
+# The MTRec experiment (QR-IQL mental rewards) lives with its issue's code.
+from offline_rl.cli.experiment_mtrec import mtrec  # noqa: E402
+
+experiment.add_command(mtrec)

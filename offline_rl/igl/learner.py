@@ -50,6 +50,7 @@ from offline_rl.igl.policy import (
     policy_scores,
     train_policy,
 )
+from offline_rl.igl.warm_start import merged_vocabulary, transfer_parameters
 
 ARTIFACT_FORMAT = "offline_rl.igl.IGLP"
 ARTIFACT_VERSION = "1"
@@ -131,7 +132,13 @@ class IGLP:
             )
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, frame: pl.DataFrame, *, actions: pl.DataFrame | None = None) -> IGLP:
+    def fit(
+        self,
+        frame: pl.DataFrame,
+        *,
+        actions: pl.DataFrame | None = None,
+        warm_start: IGLP | None = None,
+    ) -> IGLP:
         """Fit the IK model, decode rewards and fit the policy on an ``ik_training_set`` frame.
 
         Parameters
@@ -142,6 +149,10 @@ class IGLP:
             ``weight`` (or ``propensity``), ordered by time. Must not hold ``reward``.
         actions : polars.DataFrame, optional
             Action features (``action_id``, ``features``).
+        warm_start : IGLP, optional
+            A fitted model (e.g. last night's) to start from: its parameters seed both
+            networks (see :mod:`offline_rl.igl.warm_start`), and the IK model is trained once
+            from there, without warm-up or restarts. Its architecture settings must match.
         """
         assert_no_hidden_reward(frame, learner="IGLP.fit")
         if not isinstance(frame, pl.DataFrame):
@@ -156,16 +167,32 @@ class IGLP:
             self.feedback_vocabulary_ = Vocabulary.fit(frame["feedback"])
             candidate_ids = frame["candidate_actions"].explode()
             self.actions_ = Vocabulary.fit(candidate_ids)
+            if warm_start is not None:
+                self._check_warm_start(warm_start)
+                self.users_ = merged_vocabulary(warm_start.users_, self.users_)
+                self.feedback_vocabulary_ = merged_vocabulary(warm_start.feedback_vocabulary_, self.feedback_vocabulary_)
+                self.actions_ = merged_vocabulary(warm_start.actions_, self.actions_)
+            self.warm_started_ = warm_start is not None
             batch = make_batch(
                 frame, users=self.users_, feedback=self.feedback_vocabulary_, actions=self.actions_
             )
             self.context_dim_ = int(batch.context.shape[1])
             self.action_features_ = action_feature_matrix(actions, self.actions_)
             self.n_rows_ = len(batch)
-            self.ik_model_, self.ik_restarts_, self.best_restart_ = self._fit_ik(batch)
+            if self.context_dim_ != getattr(warm_start, "context_dim_", self.context_dim_):
+                raise ValueError(
+                    f"warm_start was fitted on {warm_start.context_dim_} context features, "
+                    f"these logs have {self.context_dim_}; start fresh instead."
+                )
+            self.ik_model_, self.ik_restarts_, self.best_restart_ = self._fit_ik(batch, warm_start)
             decoded = self._decode_batch(batch, frame["feedback"])
             self.training_decoded_reward_ = decoded["decoded_reward"]
             self.policy_model_ = self._new_policy()
+            if warm_start is not None:
+                transfer_parameters(
+                    self.policy_model_, warm_start.policy_model_,
+                    old_vocabularies=warm_start._vocabularies(), new_vocabularies=self._vocabularies(),
+                )
             torch.manual_seed(cfg.seed + 7919)
             self.policy_curve_ = train_policy(
                 self.policy_model_,
@@ -233,24 +260,49 @@ class IGLP:
             user_dim=cfg.policy_user_dim,
         )
 
-    def _fit_ik(self, batch: Batch) -> tuple[IKNet, list[IKTrainingRecord], int]:
+    def _vocabularies(self) -> dict[str, Vocabulary]:
+        return {"users": self.users_, "feedback": self.feedback_vocabulary_, "actions": self.actions_}
+
+    def _check_warm_start(self, warm_start: IGLP) -> None:
+        if not isinstance(warm_start, IGLP):
+            raise ValueError(f"warm_start must be a fitted IGLP; got {type(warm_start).__name__}.")
+        warm_start._check_fitted()
+        fields = ("states", "embedding_dim", "action_dim", "hidden_dim", "context_interaction", "policy_user_dim")
+        different = [
+            f"{name} {getattr(warm_start.config, name)!r} -> {getattr(self.config, name)!r}"
+            for name in fields
+            if getattr(warm_start.config, name) != getattr(self.config, name)
+        ]
+        if different:
+            raise ValueError(
+                "warm_start has another architecture (" + ", ".join(different) + "); start fresh instead."
+            )
+
+    def _fit_ik(self, batch: Batch, warm_start: IGLP | None = None) -> tuple[IKNet, list[IKTrainingRecord], int]:
         """Train ``ik_restarts`` IK models; keep the best held-out weighted log-likelihood.
 
         The held-out rows are the latest ``validation_fraction`` of the frame (it is ordered
         by time). Selecting on the IK likelihood needs no reward, so this is legitimate
-        model selection, not seed picking against the truth.
+        model selection, not seed picking against the truth. A warm start trains one model,
+        from ``warm_start``'s parameters, without the action-only warm-up.
         """
         cfg = self.config
+        restarts = 1 if warm_start is not None else cfg.ik_restarts
         n = len(batch)
-        n_val = int(round(cfg.validation_fraction * n)) if cfg.ik_restarts > 1 else 0
+        n_val = int(round(cfg.validation_fraction * n)) if restarts > 1 else 0
         n_val = min(n_val, n - 1)
         train = batch.take(np.arange(n - n_val)) if n_val else batch
         validation = batch.take(np.arange(n - n_val, n)) if n_val else None
         records: list[IKTrainingRecord] = []
         best: tuple[float, int, IKNet] | None = None
-        for restart in range(cfg.ik_restarts):
+        for restart in range(restarts):
             seed = cfg.seed * 1000 + restart
             net = self._new_ik(seed)
+            if warm_start is not None:
+                transfer_parameters(
+                    net, warm_start.ik_model_,
+                    old_vocabularies=warm_start._vocabularies(), new_vocabularies=self._vocabularies(),
+                )
             train_nll, val_nll, curve = train_ik(
                 net,
                 train,
@@ -260,7 +312,7 @@ class IGLP:
                 weight_decay=cfg.ik_weight_decay,
                 seed=seed,
                 validation=validation,
-                warmup_epochs=cfg.ik_warmup_epochs,
+                warmup_epochs=0 if warm_start is not None else cfg.ik_warmup_epochs,
             )
             records.append(
                 IKTrainingRecord(restart, seed, train_nll, val_nll, cfg.ik_epochs, tuple(curve))

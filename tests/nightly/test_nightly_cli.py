@@ -133,3 +133,15 @@ def test_run_with_qriql_writes_queryable_mental_rewards(partitioned_logs, fast_c
     assert query.exit_code == 0, query.output
     manifest = json.loads((run / "manifest.json").read_text())
     assert int(query.output.splitlines()[1]) == manifest["rows"]["fit_qriql"]["mental_rewards"] > 0
+
+
+def test_next_night_warm_starts_from_the_previous_model(first_run, partitioned_logs, fast_config):
+    runs, _ = first_run
+    result = _nightly(partitioned_logs, runs, fast_config, "--date", "2026-11-02")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((runs / "2026-11-02" / "manifest.json").read_text())
+    assert manifest["warm_started_from"].endswith("2026-11-01/models/iglp")
+    assert manifest["metrics"]["fit_igl"]["warm_started"] is True
+    fresh = _nightly(partitioned_logs, runs, fast_config, "--date", "2026-11-02", "--fresh")
+    assert fresh.exit_code == 0, fresh.output
+    assert json.loads((runs / "2026-11-02" / "manifest.json").read_text())["warm_started_from"] is None
