@@ -40,7 +40,11 @@ def write_demo_logs(out: str | Path) -> list[Path]:
     from offline_rl.data.simulators import simulate_logs
 
     out = Path(out)
-    simulation = simulate_logs("production", rows=DEMO_DAYS * EVENTS_PER_DAY, seed=DEMO_SEED)
+    # A 100-item catalogue with 10 candidates per request, as in the production experiment
+    # (docs/igl.md): learnable from a few days of events on two cores.
+    simulation = simulate_logs(
+        "production", rows=DEMO_DAYS * EVENTS_PER_DAY, seed=DEMO_SEED, n_users=100, n_items=100, n_candidates=10
+    )
     logs = pl.from_arrow(simulation.logs).with_columns(pl.col("ts").dt.date().alias("__day"))
     written = []
     metadata = simulation.logs.schema.metadata
@@ -75,8 +79,10 @@ def run_demo(out: str | Path, *, quiet: bool = False) -> Path:
     dates = select_partition(str(logs), "latest").available_dates
     result = None
     for date in dates:
+        # Each night trains on every day so far (up to three), IGL-P(3) with `dislike` as the
+        # definitely-negative oracle and alpha = 0.25 as in the production experiment.
         config = NightlyConfig(
-            logs=str(logs), date=date, runs_dir=str(runs), seed=DEMO_SEED,
+            logs=str(logs), date=date, runs_dir=str(runs), seed=DEMO_SEED, window_days=DEMO_DAYS, alpha=0.25,
             segments=str(logs.parent / "production-user-segments.parquet"),
             actions=str(logs.parent / "production-actions.parquet"),
         )
