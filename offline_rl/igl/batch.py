@@ -1,7 +1,7 @@
 """From an ``ik_training_set``-shaped polars frame to a typed numpy mini-batch.
 
 The learner never parses files: it receives a polars frame (columns of the SQL mart
-``ik_training_set``, see notes/CONTRACTS.md) and this module turns it into padded arrays
+``ik_training_set``, see docs/data-contracts.md) and this module turns it into padded arrays
 that the torch modules consume. Candidate sets may vary in size per row; they are padded to
 the largest K in the frame and masked. Ids are mapped to dense indices through vocabularies
 fitted on the training frame; index 0 is reserved for ids never seen in training.

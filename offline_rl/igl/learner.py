@@ -144,7 +144,7 @@ class IGLP:
         Parameters
         ----------
         frame : polars.DataFrame
-            Rows of ``ik_training_set`` (see notes/CONTRACTS.md): ``user_id``, ``context``,
+            Rows of ``ik_training_set`` (see docs/data-contracts.md): ``user_id``, ``context``,
             ``feedback``, ``candidate_actions``, ``action_index`` (or ``action``) and
             ``weight`` (or ``propensity``), ordered by time. Must not hold ``reward``.
         actions : polars.DataFrame, optional

@@ -137,7 +137,7 @@ class QRIQL:
         Parameters
         ----------
         trajectories : polars.DataFrame
-            The ``user_trajectories`` mart (see notes/CONTRACTS.md); must not hold ``reward``.
+            The ``user_trajectories`` mart (see docs/data-contracts.md); must not hold ``reward``.
         item_categories : mapping or polars.DataFrame, optional
             Item id -> category (a dict, or a frame with ``item`` and ``category``).
         actions : polars.DataFrame, optional
