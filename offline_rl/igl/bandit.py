@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from offline_rl.artifacts import torch_threads
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
 from offline_rl.errors import NotFittedError
 from offline_rl.igl.batch import Vocabulary, action_feature_matrix, make_batch, require_columns
 from offline_rl.igl.config import IGLPConfig
-from offline_rl.igl.learner import _training_weights, torch_threads
+from offline_rl.igl.learner import _training_weights
 from offline_rl.igl.policy import (
     PolicyNet,
     exploration_probabilities,

@@ -17,12 +17,7 @@ that holds the ``reward`` column (:class:`~offline_rl.errors.HiddenRewardError`)
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import platform
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +25,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
+from offline_rl.artifacts import load_artifact, prefixed, save_artifact, torch_threads
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
 from offline_rl.errors import NotFittedError
 from offline_rl.igl.batch import (
@@ -54,9 +49,6 @@ from offline_rl.igl.warm_start import merged_vocabulary, transfer_parameters
 
 ARTIFACT_FORMAT = "offline_rl.igl.IGLP"
 ARTIFACT_VERSION = "1"
-MODEL_FILE = "model.pt"
-CONFIG_FILE = "config.json"
-MANIFEST_FILE = "manifest.json"
 
 #: Columns of :meth:`IGLP.decode`'s output (plus ``event_id`` first when the input has it).
 DECODED_COLUMNS = (
@@ -72,15 +64,6 @@ DECODED_COLUMNS = (
 )
 
 
-@contextlib.contextmanager
-def torch_threads(limit: int) -> Iterator[None]:
-    """Run torch on at most ``limit`` CPU threads, restoring the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(limit, os.cpu_count() or 1)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _training_weights(frame: pl.DataFrame) -> pl.DataFrame:
@@ -476,51 +459,22 @@ class IGLP:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``model.pt`` (state_dicts), ``config.json`` and ``manifest.json`` atomically."""
         self._check_fitted()
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
         state = {f"ik.{k}": v for k, v in self.ik_model_.state_dict().items()}
         state.update({f"policy.{k}": v for k, v in self.policy_model_.state_dict().items()})
-        import io
-
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        atomic_write_bytes(out / MODEL_FILE, buffer.getvalue())
-        document = {
-            "format": ARTIFACT_FORMAT,
-            "format_version": ARTIFACT_VERSION,
-            "config": self.config.to_dict(),
-            "fitted": self._fitted_state(),
-        }
-        atomic_write_text(out / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
-        manifest = {
-            "format": ARTIFACT_FORMAT,
-            "format_version": ARTIFACT_VERSION,
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seed": self.config.seed,
-            "rows": self.n_rows_,
-            "libraries": {
-                "python": platform.python_version(),
-                "torch": torch.__version__,
-                "numpy": np.__version__,
-                "polars": pl.__version__,
-            },
-        }
-        atomic_write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
-        return out
+        return save_artifact(
+            directory,
+            artifact_format=ARTIFACT_FORMAT,
+            version=ARTIFACT_VERSION,
+            state=state,
+            config=self.config.to_dict(),
+            fitted=self._fitted_state(),
+            manifest={"seed": self.config.seed, "rows": self.n_rows_},
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> IGLP:
         """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``)."""
-        folder = Path(directory)
-        config_path = folder / CONFIG_FILE
-        if not config_path.is_file():
-            raise FileNotFoundError(f"No IGLP artifact at '{folder}': missing {CONFIG_FILE}.")
-        document = json.loads(config_path.read_text())
-        if document.get("format") != ARTIFACT_FORMAT:
-            raise ValueError(
-                f"'{config_path}' is not an IGLP artifact (format {document.get('format')!r}, "
-                f"expected {ARTIFACT_FORMAT!r})."
-            )
+        document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT, name="IGLP")
         learner = cls(IGLPConfig.from_dict(document["config"]))
         fitted = document["fitted"]
         learner.users_ = Vocabulary(tuple(fitted["users"]))
@@ -540,15 +494,10 @@ class IGLP:
             for r in fitted["ik_restarts"]
         ]
         learner.policy_curve_ = list(fitted["policy_curve"])
-        state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
         learner.ik_model_ = learner._new_ik(0)
-        learner.ik_model_.load_state_dict(
-            {k[3:]: v for k, v in state.items() if k.startswith("ik.")}
-        )
+        learner.ik_model_.load_state_dict(prefixed(state, "ik."))
         learner.policy_model_ = learner._new_policy()
-        learner.policy_model_.load_state_dict(
-            {k[7:]: v for k, v in state.items() if k.startswith("policy.")}
-        )
+        learner.policy_model_.load_state_dict(prefixed(state, "policy."))
         learner.action_features_ = learner.ik_model_.actions.features.numpy().copy()
         learner.ik_model_.eval()
         learner.policy_model_.eval()

@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
-import json
 import os
-import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +27,12 @@ import polars as pl
 import torch
 from torch import nn
 
-from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
+from offline_rl.artifacts import load_artifact, prefixed, save_artifact, torch_threads
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
 from offline_rl.errors import NotFittedError
 from offline_rl.mtrec.backbones import BACKBONES
 from offline_rl.mtrec.data import CTRArrays, CTREncoder
 from offline_rl.qriql.features import IdIndex
-from offline_rl.qriql.learner import torch_threads
 
 ARTIFACT_FORMAT = "offline_rl.mtrec.MTRecClassifier"
 ARTIFACT_VERSION = "1"
@@ -255,19 +250,16 @@ class MTRecClassifier:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``model.pt`` (state_dicts), ``config.json`` and ``manifest.json`` atomically."""
         self._check_fitted()
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
         state = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
         state.update({f"initial.{k}": v for k, v in self.initial_model_.state_dict().items()})
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        atomic_write_bytes(out / "model.pt", buffer.getvalue())
         encoder = self.encoder_
-        document = {
-            "format": ARTIFACT_FORMAT,
-            "format_version": ARTIFACT_VERSION,
-            "config": self.config.to_dict(),
-            "fitted": {
+        return save_artifact(
+            directory,
+            artifact_format=ARTIFACT_FORMAT,
+            version=ARTIFACT_VERSION,
+            state=state,
+            config=self.config.to_dict(),
+            fitted={
                 "users": list(encoder.users.values),
                 "items": list(encoder.items.values),
                 "categories": list(encoder.categories.values),
@@ -276,32 +268,13 @@ class MTRecClassifier:
                 "reward_scale": self.reward_scale_,
                 "loss_curve": self.loss_curve_,
             },
-        }
-        atomic_write_text(out / "config.json", json.dumps(document, indent=2) + "\n")
-        manifest = {
-            "format": ARTIFACT_FORMAT,
-            "format_version": ARTIFACT_VERSION,
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seed": self.config.seed,
-            "libraries": {"python": platform.python_version(), "torch": torch.__version__,
-                          "numpy": np.__version__, "polars": pl.__version__},
-        }
-        atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-        return out
+            manifest={"seed": self.config.seed},
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> MTRecClassifier:
         """Rebuild a fitted classifier from :meth:`save`'s folder (``weights_only=True``)."""
-        folder = Path(directory)
-        path = folder / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"No MTRecClassifier artifact at '{folder}': missing config.json.")
-        document = json.loads(path.read_text())
-        if document.get("format") != ARTIFACT_FORMAT:
-            raise ValueError(
-                f"'{path}' is not an MTRecClassifier artifact (format "
-                f"{document.get('format')!r}, expected {ARTIFACT_FORMAT!r})."
-            )
+        document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT, name="MTRecClassifier")
         learner = cls(MTRecConfig.from_dict(document["config"]))
         fitted = document["fitted"]
         learner.encoder_ = CTREncoder(
@@ -312,13 +285,11 @@ class MTRecClassifier:
         learner.reward_scale_ = float(fitted["reward_scale"])
         learner.loss_curve_ = list(fitted["loss_curve"])
         cfg = learner.config
-        state = torch.load(folder / "model.pt", weights_only=True, map_location="cpu")
         models = []
         for prefix in ("model.", "initial."):
             model = BACKBONES[cfg.backbone](**learner.encoder_.sizes, dim=cfg.embedding_dim,
                                             hidden=cfg.hidden_dim)
-            model.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                   if k.startswith(prefix)})
+            model.load_state_dict(prefixed(state, prefix))
             models.append(model.eval())
         learner.model_, learner.initial_model_ = models
         return learner

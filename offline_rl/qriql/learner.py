@@ -13,15 +13,10 @@ The learner never reads files and never sees the hidden reward.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import math
 import os
-import platform
 import time
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +24,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from offline_rl.data.atomic import atomic_write_bytes, atomic_write_parquet, atomic_write_text
+from offline_rl.artifacts import load_artifact, save_artifact, torch_threads
+from offline_rl.data.atomic import atomic_write_parquet
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
 from offline_rl.errors import NotFittedError
 from offline_rl.qriql.config import QRIQLConfig
@@ -50,9 +46,6 @@ from offline_rl.qriql.objective import iq_learn_loss, mental_reward, qriql_loss
 
 ARTIFACT_FORMAT = "offline_rl.qriql.QRIQL"
 ARTIFACT_VERSION = "1"
-MODEL_FILE = "model.pt"
-CONFIG_FILE = "config.json"
-MANIFEST_FILE = "manifest.json"
 REWARDS_FILE = "mental_rewards.parquet"
 
 #: Columns of :meth:`QRIQL.mental_rewards` after the keys ``user_id, session_id, step, event_id``.
@@ -71,15 +64,6 @@ MENTAL_REWARD_COLUMNS: tuple[str, ...] = (
 )
 
 
-@contextlib.contextmanager
-def torch_threads(limit: int) -> Iterator[None]:
-    """Run torch on at most ``limit`` CPU threads, restoring the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(limit, os.cpu_count() or 1)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _tensors(state: StateArrays, index: np.ndarray | slice = slice(None)) -> tuple[torch.Tensor, ...]:
@@ -371,16 +355,13 @@ class QRIQL:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``model.pt`` (state_dict), ``config.json`` and ``manifest.json`` atomically."""
         self._check_fitted()
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        torch.save(self.network_.state_dict(), buffer)
-        atomic_write_bytes(out / MODEL_FILE, buffer.getvalue())
-        document = {
-            "format": ARTIFACT_FORMAT,
-            "format_version": ARTIFACT_VERSION,
-            "config": self.config.to_dict(),
-            "fitted": {
+        return save_artifact(
+            directory,
+            artifact_format=ARTIFACT_FORMAT,
+            version=ARTIFACT_VERSION,
+            state=self.network_.state_dict(),
+            config=self.config.to_dict(),
+            fitted={
                 "items": list(self.items_.values),
                 "categories": list(self.categories_.values),
                 "action_feature_dim": int(self.network_.encoder.action_features.shape[1]),
@@ -392,38 +373,17 @@ class QRIQL:
                 "samples_per_second": self.samples_per_second_,
                 "loss_curve": self.loss_curve_,
             },
-        }
-        atomic_write_text(out / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
-        manifest = {
-            "format": ARTIFACT_FORMAT,
-            "format_version": ARTIFACT_VERSION,
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seed": self.config.seed,
-            "rows": self.n_rows_,
-            "final_loss": self.loss_curve_[-1] if self.loss_curve_ else None,
-            "libraries": {
-                "python": platform.python_version(),
-                "torch": torch.__version__,
-                "numpy": np.__version__,
-                "polars": pl.__version__,
+            manifest={
+                "seed": self.config.seed,
+                "rows": self.n_rows_,
+                "final_loss": self.loss_curve_[-1] if self.loss_curve_ else None,
             },
-        }
-        atomic_write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
-        return out
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> QRIQL:
         """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``)."""
-        folder = Path(directory)
-        config_path = folder / CONFIG_FILE
-        if not config_path.is_file():
-            raise FileNotFoundError(f"No QRIQL artifact at '{folder}': missing {CONFIG_FILE}.")
-        document = json.loads(config_path.read_text())
-        if document.get("format") != ARTIFACT_FORMAT:
-            raise ValueError(
-                f"'{config_path}' is not a QRIQL artifact (format {document.get('format')!r}, "
-                f"expected {ARTIFACT_FORMAT!r})."
-            )
+        document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT, name="QRIQL")
         learner = cls(QRIQLConfig.from_dict(document["config"]))
         fitted = document["fitted"]
         learner.items_ = IdIndex(tuple(fitted["items"]))
@@ -439,7 +399,6 @@ class QRIQL:
         features = np.zeros((learner.items_.size, int(fitted["action_feature_dim"])),
                             dtype=np.float32)
         learner.network_ = learner._new_network(lookup, features)
-        state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
         learner.network_.load_state_dict(state)
         learner.network_.eval()
         return learner
