@@ -27,6 +27,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	@set -e; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(PY) $$script; \
 	done
