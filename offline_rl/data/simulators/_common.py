@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -434,6 +434,50 @@ class SimulatedLogs:
     truth: dict[str, Any]
     vocabulary: tuple[str, ...]
     environment: Any = None
+
+
+def simulate_round_based(
+    *,
+    name: str,
+    version: str,
+    config_class: type,
+    environment_class: type,
+    logging_policy: Callable[[Any], Policy],
+    describe_logging: Callable[[Any, Any], dict[str, Any]],
+    rows: int,
+    seed: int,
+    options: Mapping[str, Any],
+) -> SimulatedLogs:
+    """The shared body of the round-based simulators' ``simulate``.
+
+    The environment is drawn from ``seed`` and the logged traffic from ``(seed, 1)``;
+    ``options`` are fields of ``config_class``; ``truth`` records the simulator, the config,
+    the logging policy (``describe_logging(config, env)``) and the environment's own truth.
+    """
+    check_int("rows", rows, minimum=0)
+    check_int("seed", seed, minimum=0)
+    config = config_from_dict(config_class, options)
+    env = environment_class(config, seed=seed)
+    logs = run_policy(
+        env,
+        logging_policy(env),
+        rows,
+        seed=[seed, 1],
+        seconds_between_events=config.seconds_between_events,
+    )
+    truth = {
+        "simulator": name,
+        "simulator_version": version,
+        "seed": seed,
+        "rows": rows,
+        "config": config.to_dict(),
+        "logging_policy": describe_logging(config, env),
+        **env.truth(),
+    }
+    actions = env.actions_table() if hasattr(env, "actions_table") else None
+    return SimulatedLogs(
+        logs=logs, actions=actions, truth=truth, vocabulary=env.vocabulary, environment=env
+    )
 
 
 def write_simulation(sim: SimulatedLogs, out_dir: str | os.PathLike[str]) -> dict[str, Path]:

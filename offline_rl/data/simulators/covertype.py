@@ -48,8 +48,8 @@ from offline_rl.data.simulators._common import (
     check_int,
     config_from_dict,
     config_to_dict,
-    run_policy,
     sample_visit_users,
+    simulate_round_based,
 )
 
 NAME = "covertype"
@@ -274,36 +274,29 @@ def simulate(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
     The environment (bizarro users, good words) is drawn from ``seed``; the traffic from
     ``(seed, 1)``. ``options`` are :class:`CovertypeConfig` fields.
     """
-    check_int("rows", rows, minimum=0)
-    check_int("seed", seed, minimum=0)
-    config = config_from_dict(CovertypeConfig, options)
-    env = CovertypeEnvironment(config, seed=seed)
-    logs = run_policy(
-        env,
-        logging_policy(env),
-        rows,
-        seed=[seed, 1],
-        seconds_between_events=config.seconds_between_events,
+    return simulate_round_based(
+        name=NAME,
+        version=SIMULATOR_VERSION,
+        config_class=CovertypeConfig,
+        environment_class=CovertypeEnvironment,
+        logging_policy=logging_policy,
+        describe_logging=_describe_logging,
+        rows=rows,
+        seed=seed,
+        options=options,
     )
-    truth = {
-        "simulator": NAME,
-        "simulator_version": SIMULATOR_VERSION,
-        "seed": seed,
-        "rows": rows,
-        "config": config.to_dict(),
-        "logging_policy": (
-            {"kind": "uniform"}
-            if config.logging == "uniform"
-            else {
-                "kind": "epsilon_greedy",
-                "epsilon": config.epsilon,
-                "scorer": "nearest class centroid on standardised features",
-                "weights": env.scorer_weights.tolist(),
-                "bias": env.scorer_bias.tolist(),
-            }
-        ),
-        **env.truth(),
-    }
-    return SimulatedLogs(
-        logs=logs, actions=None, truth=truth, vocabulary=env.vocabulary, environment=env
+
+
+def _describe_logging(config: CovertypeConfig, env: CovertypeEnvironment) -> dict[str, Any]:
+    """The logging policy as recorded in ``truth.json``."""
+    return (
+        {"kind": "uniform"}
+        if config.logging == "uniform"
+        else {
+            "kind": "epsilon_greedy",
+            "epsilon": config.epsilon,
+            "scorer": "nearest class centroid on standardised features",
+            "weights": env.scorer_weights.tolist(),
+            "bias": env.scorer_bias.tolist(),
+        }
     )

@@ -54,9 +54,9 @@ from offline_rl.data.simulators._common import (
     config_from_dict,
     config_to_dict,
     draw_signals,
-    run_policy,
     sample_visit_users,
     sample_without_replacement,
+    simulate_round_based,
     three_state_probabilities,
     three_state_reward,
 )
@@ -337,30 +337,19 @@ def simulate(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
     The environment is drawn from ``seed``; the traffic from ``(seed, 1)``. ``options`` are
     :class:`NewsConfig` fields.
     """
-    check_int("rows", rows, minimum=0)
-    check_int("seed", seed, minimum=0)
-    config = config_from_dict(NewsConfig, options)
-    env = NewsEnvironment(config, seed=seed)
-    logs = run_policy(
-        env,
-        logging_policy(env),
-        rows,
-        seed=[seed, 1],
-        seconds_between_events=config.seconds_between_events,
+    return simulate_round_based(
+        name=NAME,
+        version=SIMULATOR_VERSION,
+        config_class=NewsConfig,
+        environment_class=NewsEnvironment,
+        logging_policy=logging_policy,
+        describe_logging=_describe_logging,
+        rows=rows,
+        seed=seed,
+        options=options,
     )
-    truth = {
-        "simulator": NAME,
-        "simulator_version": SIMULATOR_VERSION,
-        "seed": seed,
-        "rows": rows,
-        "config": config.to_dict(),
-        "logging_policy": {"kind": "uniform"},
-        **env.truth(),
-    }
-    return SimulatedLogs(
-        logs=logs,
-        actions=env.actions_table(),
-        truth=truth,
-        vocabulary=env.vocabulary,
-        environment=env,
-    )
+
+
+def _describe_logging(config: NewsConfig, env: NewsEnvironment) -> dict[str, Any]:
+    """The logging policy as recorded in ``truth.json``."""
+    return {"kind": "uniform"}

@@ -59,9 +59,9 @@ from offline_rl.data.simulators._common import (
     config_from_dict,
     config_to_dict,
     draw_signals,
-    run_policy,
     sample_visit_users,
     sample_without_replacement,
+    simulate_round_based,
     three_state_probabilities,
     three_state_reward,
 )
@@ -322,40 +322,29 @@ def simulate(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
     The environment is drawn from ``seed``; the traffic from ``(seed, 1)``. ``options`` are
     :class:`ProductionConfig` fields.
     """
-    check_int("rows", rows, minimum=0)
-    check_int("seed", seed, minimum=0)
-    config = config_from_dict(ProductionConfig, options)
-    env = ProductionEnvironment(config, seed=seed)
-    logs = run_policy(
-        env,
-        logging_policy(env),
-        rows,
-        seed=[seed, 1],
-        seconds_between_events=config.seconds_between_events,
+    return simulate_round_based(
+        name=NAME,
+        version=SIMULATOR_VERSION,
+        config_class=ProductionConfig,
+        environment_class=ProductionEnvironment,
+        logging_policy=logging_policy,
+        describe_logging=_describe_logging,
+        rows=rows,
+        seed=seed,
+        options=options,
     )
-    truth = {
-        "simulator": NAME,
-        "simulator_version": SIMULATOR_VERSION,
-        "seed": seed,
-        "rows": rows,
-        "config": config.to_dict(),
-        "logging_policy": (
-            {"kind": "uniform"}
-            if config.logging == "uniform"
-            else {
-                "kind": "production_baseline",
-                "score": "P(click) + 2 P(like) - 2 P(dislike) under the population style mix "
-                "+ per-item N(0, estimate_noise^2) error",
-                "temperature": config.temperature,
-                "exploration": config.exploration,
-            }
-        ),
-        **env.truth(),
-    }
-    return SimulatedLogs(
-        logs=logs,
-        actions=env.actions_table(),
-        truth=truth,
-        vocabulary=env.vocabulary,
-        environment=env,
+
+
+def _describe_logging(config: ProductionConfig, env: ProductionEnvironment) -> dict[str, Any]:
+    """The logging policy as recorded in ``truth.json``."""
+    return (
+        {"kind": "uniform"}
+        if config.logging == "uniform"
+        else {
+            "kind": "production_baseline",
+            "score": "P(click) + 2 P(like) - 2 P(dislike) under the population style mix "
+            "+ per-item N(0, estimate_noise^2) error",
+            "temperature": config.temperature,
+            "exploration": config.exploration,
+        }
     )
