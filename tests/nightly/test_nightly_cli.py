@@ -145,3 +145,15 @@ def test_next_night_warm_starts_from_the_previous_model(first_run, partitioned_l
     fresh = _nightly(partitioned_logs, runs, fast_config, "--date", "2026-11-02", "--fresh")
     assert fresh.exit_code == 0, fresh.output
     assert json.loads((runs / "2026-11-02" / "manifest.json").read_text())["warm_started_from"] is None
+
+
+def test_bad_segments_file_is_named_and_publishes_nothing(partitioned_logs, fast_config, tmp_path):
+    import polars as pl
+
+    segments = tmp_path / "segments.parquet"
+    pl.DataFrame({"user_id": [1, 1], "segment": ["a", "b"]}).write_parquet(segments)
+    runs = tmp_path / "runs"
+    result = _nightly(partitioned_logs, runs, fast_config, "--date", "2026-11-01", "--segments", str(segments))
+    assert result.exit_code == 2
+    assert "segments.parquet: column 'user_id', value 1 has several segments" in result.output
+    assert not (runs / "2026-11-01").exists()
