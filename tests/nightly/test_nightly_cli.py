@@ -157,3 +157,24 @@ def test_bad_segments_file_is_named_and_publishes_nothing(partitioned_logs, fast
     assert result.exit_code == 2
     assert "segments.parquet: column 'user_id', value 1 has several segments" in result.output
     assert not (runs / "2026-11-01").exists()
+
+
+def test_csv_logs_with_string_ids(partitioned_logs, fast_config, tmp_path):
+    import json as _json
+
+    import polars as pl
+
+    frame = pl.read_parquet(next(partitioned_logs.glob("date=2026-11-01/*.parquet"))).head(600)
+    csv = frame.with_columns(
+        ("e" + pl.col("event_id").cast(pl.String)).alias("event_id"),
+        ("u" + pl.col("user_id").cast(pl.String)).alias("user_id"),
+        pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ").alias("ts"),
+        pl.col("context").map_elements(lambda v: _json.dumps(list(v)), return_dtype=pl.String),
+        pl.col("candidate_actions").map_elements(lambda v: _json.dumps(list(v)), return_dtype=pl.String),
+    ).drop("action_probs", "reward")
+    path = tmp_path / "logs.csv"
+    csv.write_csv(path)
+    result = _nightly(path, tmp_path / "runs", fast_config, "--date", "2026-11-01")
+    assert result.exit_code == 0, result.output
+    decoded = pl.read_parquet(tmp_path / "runs" / "2026-11-01" / "decoded_rewards.parquet")
+    assert decoded.height == 600 and decoded["user_id"].dtype == pl.String
