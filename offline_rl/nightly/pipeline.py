@@ -148,7 +148,7 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     input_hashes = {str(path): sha256_file(path) for path in partition.files}
     run_inputs = {"config": _effective_settings(config, partition.date), "inputs": input_hashes, "sql": sql_file_hashes()}
     run_fingerprint = _fingerprint(run_inputs)
-    progress = Progress(quiet=quiet)
+    progress = Progress(quiet=quiet, total=len(STEPS) if config.fit_qriql else len(STEPS) - 1)
 
     if (final / "manifest.json").is_file() and not force:
         manifest = json.loads((final / "manifest.json").read_text())
