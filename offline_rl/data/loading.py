@@ -78,7 +78,8 @@ _EXPECTED_TYPE = {
 
 @dataclass(frozen=True, kw_only=True)
 class LogSummary:
-    """What :func:`summarize_logs` reports: the one line ``offline-rl validate`` prints."""
+    """Counts of validated logs (:func:`validate_logs`, :func:`summarize_logs`); ``line()`` is
+    what ``offline-rl validate`` prints."""
 
     rows: int
     users: int
@@ -156,9 +157,7 @@ def load_logs(
         The first rule broken, naming file, column, row, value, rule and expectation.
     """
     batches: list[pl.DataFrame] = []
-    scan = _scan(source, vocabulary=vocabulary, validate=validate, keep=batches.append)
-    if not batches:
-        raise SchemaError(f"empty input: {', '.join(map(str, scan.paths))} hold no rows")
+    scan = _scan(source, vocabulary=vocabulary, validate=validate, keep=batches.append, summarize=False)
     logs = pl.concat(batches, how="vertical", rechunk=False) if len(batches) > 1 else batches[0]
     return logs.select(scan.columns)
 
@@ -173,7 +172,7 @@ def validate_logs(
     Only the ``event_id`` column of all rows is held at once (for the uniqueness rule), so
     tens of millions of events validate in a few hundred MiB.
     """
-    return _scan(source, vocabulary=vocabulary, validate=True, keep=None).summary()
+    return _scan(source, vocabulary=vocabulary, validate=True, keep=None, summarize=True).summary()
 
 
 @dataclass
@@ -195,7 +194,9 @@ class _Scan:
 _BATCH_ROWS = 262_144
 
 
-def _scan(source, *, vocabulary, validate: bool, keep) -> _Scan:
+def _scan(source, *, vocabulary, validate: bool, keep, summarize: bool) -> _Scan:
+    """Read every batch once: type it, check it (``validate``), count it (``summarize``),
+    and hand it to ``keep``."""
     paths = resolve_sources(source)
     schemas = [_read_schema(path) for path in paths]
     declared: list[str] = []
@@ -222,10 +223,11 @@ def _scan(source, *, vocabulary, validate: bool, keep) -> _Scan:
                 batch = _check_rows(batch, allowed, context_length)
                 ids.append(batch.select("event_id", _FILE, _ROW))
             scan.rows += batch.height
-            scan.users.append(batch["user_id"].unique())
-            scan.actions.append(batch.select(pl.col("candidate_actions").explode().unique())["candidate_actions"])
-            for name, count in batch.group_by("feedback").len().iter_rows():
-                scan.signals[name] = scan.signals.get(name, 0) + count
+            if summarize:
+                scan.users.append(batch["user_id"].unique())
+                scan.actions.append(batch.select(pl.col("candidate_actions").explode().unique())["candidate_actions"])
+                for name, count in batch.group_by("feedback").len().iter_rows():
+                    scan.signals[name] = scan.signals.get(name, 0) + count
             if keep is not None:
                 keep(batch.select(columns))
     if scan.rows == 0:

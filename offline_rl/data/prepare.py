@@ -85,6 +85,11 @@ def signal_responses(vocabulary: Sequence[str], negative_signals: Sequence[str])
     )
 
 
+def _views(logs: object, signals: Sequence[str], config: PrepareConfig) -> dict[str, object]:
+    """The logical tables the marts read: the logs and the signal -> response map."""
+    return {"logs": logs, "signal_responses": signal_responses(signals, config.negative_signals)}
+
+
 def prepare(
     logs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pl.DataFrame,
     out_dir: str | os.PathLike[str],
@@ -113,7 +118,7 @@ def prepare(
             source = paths
         else:
             source = load_logs(paths, vocabulary=vocabulary)
-    views = {"logs": source, "signal_responses": signal_responses(signals, config.negative_signals)}
+    views = _views(source, signals, config)
     out = Path(out_dir)
     outputs: dict[str, Path] = {}
     rows: dict[str, int] = {}
@@ -135,6 +140,5 @@ def ik_training_set(
 def user_trajectories(logs: pl.DataFrame, *, config: PrepareConfig | None = None) -> pl.DataFrame:
     """The ``user_trajectories`` mart for an already-validated frame, in memory."""
     config = config or PrepareConfig()
-    signals = logs["feedback"].unique().sort().to_list()
-    views = {"logs": logs, "signal_responses": signal_responses(signals, config.negative_signals)}
+    views = _views(logs, logs["feedback"].unique().sort().to_list(), config)
     return pl.from_arrow(run_sql_job("user_trajectories", views, config.sql_params()))

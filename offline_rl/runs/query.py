@@ -58,9 +58,11 @@ def run_views(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     return views
 
 
-def connect_read_only(run_dir: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+def connect_read_only(
+    run_dir: str | os.PathLike[str], views: dict[str, Path] | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the run's outputs as views, locked read-only."""
-    views = run_views(run_dir)
+    views = run_views(run_dir) if views is None else views
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     for name, path in views.items():
@@ -80,9 +82,10 @@ def connect_read_only(run_dir: str | os.PathLike[str]) -> duckdb.DuckDBPyConnect
 
 def describe_run(run_dir: str | os.PathLike[str]) -> list[RunView]:
     """The views of a run and their columns, for ``offline-rl sql --list``."""
-    connection = connect_read_only(run_dir)
+    views = run_views(run_dir)
+    connection = connect_read_only(run_dir, views)
     described = []
-    for name, path in run_views(run_dir).items():
+    for name, path in views.items():
         rows = connection.execute(f"DESCRIBE {name}").fetchall()
         described.append(RunView(name=name, path=path, columns=tuple((row[0], row[1]) for row in rows)))
     return described

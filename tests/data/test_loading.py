@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from log_builders import make_log_rows, rows_to_table
 
-from offline_rl.data.loading import load_actions, load_logs, summarize_logs
+from offline_rl.data.loading import load_actions, load_logs, summarize_logs, validate_logs
 from offline_rl.errors import SchemaError
 from offline_rl.schema import LOG_SCHEMA
 
@@ -33,6 +33,7 @@ def test_valid_logs_load_in_canonical_types(log_file):
     summary = summarize_logs(frame)
     assert (summary.rows, summary.users, summary.actions) == (12, 3, 4)
     assert summary.signals == {"click": 3, "dislike": 3, "like": 3, "none": 3}
+    assert validate_logs(log_file) == summary  # the streaming path counts the same
 
 
 def _set(column, row, value):
