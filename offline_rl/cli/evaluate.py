@@ -74,6 +74,12 @@ import click
 @click.option(
     "--confidence", default=0.95, show_default=True, type=float, help="Two-sided interval level."
 )
+@click.option(
+    "--baseline",
+    default=None,
+    help="Candidate policy (a column of --policy) to measure the others' lift against, "
+    "instead of the logged policy; both are estimated off-policy from the logs.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 def evaluate(
     logs,
@@ -87,10 +93,11 @@ def evaluate(
     resample,
     weight_cap,
     confidence,
+    baseline,
     seed,
 ):
     """Evaluate candidate policies on LOGS: IPS, capped IPS, SNIPS and NCIS per feedback signal,
-    relative lift over the logged policy with bootstrap (or delta-method) intervals.
+    relative lift over the logged policy (or over --baseline) with bootstrap (or delta-method) intervals.
 
     Writes report.json, lift.parquet and a self-contained report.html to --out and prints a
     compact table. Nothing is written when an input is invalid (exit code 2).
@@ -108,6 +115,7 @@ def evaluate(
         resample=resample,
         weight_cap=weight_cap,
         confidence=confidence,
+        baseline=baseline,
         seed=seed,
     )
     frame = load_logs(logs)

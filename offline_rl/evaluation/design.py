@@ -14,7 +14,9 @@ Columns (only those the requested estimators need are built):
 
 and the functionals: ``on_policy = mean r``, ``ips = mean wr``, ``capped_ips = mean wbarr``,
 ``snips = mean wr / mean w``, ``ncis = mean wbarr / mean wbar``, ``dm = mean dm``,
-``dr = mean dr``, and for each the relative lift ``estimate / on_policy - 1``.
+``dr = mean dr``, and for each the relative lift ``estimate / on_policy - 1`` or, with a
+``baseline`` policy, ``estimate / baseline's same estimate - 1`` (a ratio of two estimates
+from the same logs and the same resample, so their shared noise partly cancels).
 """
 
 from __future__ import annotations
@@ -179,11 +181,18 @@ def build_design(
     estimators: Sequence[str] = ESTIMATORS,
     cap: float = 10.0,
     reward_models: Mapping[str, RewardModel] | None = None,
+    baseline: str | None = None,
 ) -> Design:
     """Lay out the columns and functionals for ``estimators x policies x metrics``.
 
-    DM and DR are built only for metrics that have a :class:`RewardModel`.
+    DM and DR are built only for metrics that have a :class:`RewardModel`. Lifts are over
+    the logged policy's on-policy value, or over policy ``baseline``'s estimate with the same
+    estimator (the baseline then has no lift rows of its own).
     """
+    if baseline is not None and baseline not in policies:
+        raise ValueError(
+            f"The baseline policy {baseline!r} is not among the candidate policies {sorted(policies)}."
+        )
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown:
         raise ValueError(f"Unknown estimator {unknown[0]!r}; valid options are {list(ESTIMATORS)}.")
@@ -211,7 +220,10 @@ def build_design(
         logged[metric] = functional
         design.functionals.append(functional)
         design.keys.append(Key("logged", metric, "on_policy", "value"))
-    for policy in design.policies:
+    denominators: dict[tuple[str, str], Functional] = {}
+    # the baseline goes first so that its functionals exist when the others' lifts need them
+    order = sorted(design.policies, key=lambda name: name != baseline)
+    for policy in order:
         for metric in design.rewards:
             for estimator in design.estimators:
                 if estimator in _NEEDS_MODEL:
@@ -227,8 +239,15 @@ def build_design(
                 functional = Functional(f"{policy}/{metric}/{estimator}", terms)
                 design.functionals.append(functional)
                 design.keys.append(Key(policy, metric, estimator, "value"))
+                if baseline is None:
+                    denominator = logged[metric]
+                elif policy == baseline:
+                    denominators[(metric, estimator)] = functional
+                    continue
+                else:
+                    denominator = denominators[(metric, estimator)]
                 design.functionals.append(
-                    functional.ratio_over(logged[metric], f"{policy}/{metric}/{estimator}/lift")
+                    functional.ratio_over(denominator, f"{policy}/{metric}/{estimator}/lift")
                 )
                 design.keys.append(Key(policy, metric, estimator, "lift"))
     design.columns = list(columns)

@@ -60,6 +60,11 @@ class EvaluationConfig:
     variance; see docs/evaluation.md). None keeps every unit."""
     seed: int = 0
     """Seed of the bootstrap and the block assignment."""
+    baseline: str | None = None
+    """Candidate policy whose estimated value is the denominator of every other policy's
+    lift (e.g. the retrained production model), instead of the logged policy's on-policy
+    value. Both values are estimated off-policy from the same logs, with the same estimator
+    and the same bootstrap resample."""
 
     def __post_init__(self) -> None:
         estimators = tuple(self.estimators)
@@ -120,6 +125,11 @@ class EvaluationConfig:
             )
         if not isinstance(self.seed, int):
             raise ValueError(f"The 'seed' parameter must be an int. Got {self.seed!r} instead.")
+        if self.baseline is not None and (not isinstance(self.baseline, str) or self.baseline == "logged"):
+            raise ValueError(
+                "The 'baseline' parameter must be None (lift over the logged policy) or the name "
+                f"of a candidate policy. Got {self.baseline!r} instead."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict with ``schema_version``."""
@@ -195,9 +205,20 @@ class EvaluationResult:
         logged = self.estimates.filter(pl.col("policy") == "logged").select(
             "metric", pl.col("point").alias("logged_value")
         )
+        baseline = self.config.baseline
+        if baseline is None:
+            denominator = logged.with_columns(pl.col("logged_value").alias("baseline_value"))
+            keys = ["metric"]
+        else:
+            denominator = values.filter(pl.col("policy") == baseline).select(
+                "metric", "estimator", pl.col("candidate_value").alias("baseline_value")
+            )
+            keys = ["metric", "estimator"]
         return (
             lifts.join(values, on=["policy", "metric", "estimator"], how="left")
             .join(logged, on="metric", how="left")
+            .join(denominator.select(*keys, "baseline_value"), on=keys, how="left")
+            .with_columns(pl.lit(baseline or "logged").alias("baseline"))
             .select(
                 "policy",
                 "metric",
@@ -206,6 +227,8 @@ class EvaluationResult:
                 "point",
                 "upper",
                 "logged_value",
+                "baseline",
+                "baseline_value",
                 "candidate_value",
                 "standard_error",
                 "ess",
@@ -290,6 +313,11 @@ def evaluate_arrays(
         checked[name] = _probabilities(f"policy {name!r}", probs, n, low_open=False)
     if not checked:
         raise ValueError("No candidate policy given.")
+    if config.baseline is not None and (config.baseline not in checked or len(checked) < 2):
+        raise ValueError(
+            f"The baseline policy {config.baseline!r} must be one of at least two candidate "
+            f"policies; got {sorted(checked)}."
+        )
     reward_arrays = {}
     for name, values in rewards.items():
         array = np.asarray(values, dtype=np.float64)
@@ -422,6 +450,7 @@ def _estimate(
         estimators=config.estimators,
         cap=config.weight_cap,
         reward_models=reward_models,
+        baseline=config.baseline,
     )
     units = design.units(clusters=clusters, max_units=config.max_units, seed=config.seed)
     delta = delta_intervals(units, design.functionals, confidence=config.confidence)

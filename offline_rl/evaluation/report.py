@@ -85,13 +85,23 @@ def report_dict(result: EvaluationResult) -> dict:
                 "metrics": list(result.metrics),
                 "policies": list(result.policies),
             },
-            "lift_definition": "V_candidate / V_logged - 1, V_logged the on-policy mean of the logs",
+            "lift_definition": lift_definition(result.config),
             "estimates": result.estimates.to_dicts(),
             "lift": result.lift().to_dicts(),
             "segments": None if result.segments is None else result.segments.to_dicts(),
             "weights": weights,
             "elapsed_seconds": result.elapsed_seconds,
         }
+    )
+
+
+def lift_definition(config) -> str:
+    """What the lift columns mean under ``config`` (written into every report)."""
+    if config.baseline is None:
+        return "Lift = V(candidate) / V(logged) - 1, with V(logged) the on-policy mean of the logs"
+    return (
+        f"Lift = V(candidate) / V({config.baseline}) - 1, both estimated off-policy from the "
+        "logs with the same estimator and bootstrap resample"
     )
 
 
@@ -102,7 +112,7 @@ def format_table(result: EvaluationResult, *, estimator: str | None = None) -> s
     header = (
         "policy",
         "metric",
-        "logged",
+        result.config.baseline or "logged",
         estimator,
         f"lift [{int(round(100 * result.config.confidence))}% CI]",
         "ESS",
@@ -114,7 +124,7 @@ def format_table(result: EvaluationResult, *, estimator: str | None = None) -> s
             (
                 row["policy"],
                 row["metric"],
-                _num(row["logged_value"]),
+                _num(row["baseline_value"]),
                 _num(row["candidate_value"]),
                 format_lift(
                     *(np.nan if row[k] is None else row[k] for k in ("lower", "point", "upper"))
@@ -191,7 +201,7 @@ def forest_plot(result: EvaluationResult, estimator: str) -> str:
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_yticks(y, labels)
     axis.set_xlabel(
-        f"relative lift over the logged policy (%), {estimator}, {int(round(100 * result.config.confidence))}% interval"
+        f"relative lift over {result.config.baseline or 'the logged policy'} (%), {estimator}, {int(round(100 * result.config.confidence))}% interval"
     )
     axis.grid(axis="x", alpha=0.3)
     return _figure_png(figure)
@@ -332,11 +342,11 @@ def render_html(result: EvaluationResult) -> str:
         css = "up" if values[0] > 0 else "down" if values[2] < 0 else ""  # interval excludes 0
         summary_rows.append(
             f"<tr><td>{html.escape(row['policy'])}</td><td>{html.escape(row['metric'])}</td>"
-            f"<td>{_num(row['logged_value'])}</td><td>{_num(row['candidate_value'])}</td>"
+            f"<td>{_num(row['baseline_value'])}</td><td>{_num(row['candidate_value'])}</td>"
             f"<td class='{css}'>{html.escape(format_lift(*values))}</td><td>{row['ess']:.0f}</td><td>{row['max_weight']:.3g}</td></tr>"
         )
     summary = (
-        "<table><thead><tr><th>policy</th><th>metric</th><th>logged value</th>"
+        f"<table><thead><tr><th>policy</th><th>metric</th><th>{html.escape(config.baseline or 'logged')} value</th>"
         f"<th>{html.escape(estimator)} value</th><th>lift [{level}% CI]</th><th>ESS</th><th>max weight</th></tr></thead>"
         f"<tbody>{''.join(summary_rows)}</tbody></table>"
     )
@@ -353,7 +363,7 @@ def render_html(result: EvaluationResult) -> str:
         f"<p class='note'>{result.n_events:,} logged events"
         + (f", {result.n_users:,} users" if result.n_users else "")
         + f"; policies: {html.escape(', '.join(result.policies))}; metrics: {html.escape(', '.join(result.metrics))}. "
-        f"Lift = V(candidate) / V(logged) − 1, with V(logged) the on-policy mean of the logs. "
+        f"{html.escape(lift_definition(config))}. "
         f"{interval_text.capitalize()}, {level}% level, resampling {config.resample}"
         + (
             f" (in {config.max_units:,} random blocks when there are more)"

@@ -80,6 +80,49 @@ def test_nominal_95_percent_intervals_cover_93_to_97_percent(coverage_run, name,
     np.testing.assert_allclose(boot.point, delta.point)
 
 
+#: A second candidate: the "retrained production model" the lift is measured against.
+BASELINE = np.array(
+    [[0.4, 0.2, 0.2, 0.2], [0.25, 0.25, 0.25, 0.25], [0.1, 0.1, 0.4, 0.4], [0.1, 0.7, 0.1, 0.1]]
+)
+TRUE_BASELINE_LIFT = TRUE_VALUE / float(np.mean(np.sum(BASELINE * MEAN_REWARD, axis=1))) - 1
+
+
+@pytest.fixture(scope="module")
+def baseline_coverage_run():
+    repetitions, n = 600, 800
+    rng = np.random.default_rng(17)
+    contexts = rng.integers(0, 4, (repetitions, n))
+    actions = rng.integers(0, 4, (repetitions, n))
+    rewards = (rng.random((repetitions, n)) < MEAN_REWARD[contexts, actions]).astype(float)
+    design = build_design(
+        propensity=np.full(repetitions * n, 0.25),
+        policies={"target": TARGET[contexts, actions].ravel(),
+                  "production": BASELINE[contexts, actions].ravel()},
+        rewards={"click": rewards.ravel()},
+        estimators=("ips", "snips"),
+        baseline="production",
+    )
+    units = design.statistics().reshape(repetitions, n, len(design.columns))
+    boot = bootstrap_functionals(units, design.functionals, n_replicates=400, seed=19)
+    delta = delta_intervals(units, design.functionals)
+    names = [f"{k.policy}/{k.estimator}/{k.quantity}" for k in design.keys]
+    return boot, delta, names
+
+
+@pytest.mark.parametrize("estimator", ["ips", "snips"])
+def test_lift_over_a_baseline_policy_covers_the_true_ratio(baseline_coverage_run, estimator):
+    """Lift of one candidate over another, both estimated from the same logs (the ratio of
+    two estimates, resampled together): 600 data sets, SE of the coverage 0.009."""
+    boot, delta, names = baseline_coverage_run
+    assert "production/snips/lift" not in names  # the baseline has no lift over itself
+    index = names.index(f"target/{estimator}/lift")
+    for intervals in (boot.percentile[:, index], boot.bca[:, index], delta.interval[:, index]):
+        assert 0.93 <= _coverage(intervals, TRUE_BASELINE_LIFT) <= 0.97
+    # unbiased to within 4 standard errors of the mean over the 600 data sets
+    points = delta.point[:, index]
+    assert abs(points.mean() - TRUE_BASELINE_LIFT) < 4 * points.std() / math.sqrt(points.size)
+
+
 def test_bootstrap_and_delta_standard_errors_agree(coverage_run):
     boot, delta, _ = coverage_run
     ratio = boot.standard_error / delta.standard_error

@@ -76,6 +76,24 @@ def test_evaluate_writes_the_report(tmp_path, small_log):
     assert "http://" not in page and "https://" not in page
 
 
+def test_evaluate_against_a_baseline_policy(tmp_path, small_log):
+    logs, rows = small_log
+    rng = np.random.default_rng(2)
+    scores = write_scores(tmp_path / "scores.parquet", rows["event_id"],
+                          greedy=rng.uniform(0, 1, 400), production=rng.uniform(0, 1, 400))
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["evaluate", str(logs), "--policy", str(scores), "--out",
+                                       str(out), "--replicates", "50", "--baseline", "production"])
+    assert result.exit_code == 0, result.output
+    lift = pl.read_parquet(out / "lift.parquet")
+    assert set(lift["policy"]) == {"greedy"} and set(lift["baseline"]) == {"production"}
+    assert "V(production)" in (out / "report.html").read_text()
+    bad = CliRunner().invoke(main, ["evaluate", str(logs), "--policy", str(scores), "--out",
+                                    str(tmp_path / "bad"), "--baseline", "nope"])
+    assert bad.exit_code == 2 and "baseline policy 'nope'" in bad.output
+    assert not (tmp_path / "bad").exists()
+
+
 def test_evaluate_reads_a_run_folder_with_learning_curves(tmp_path, small_log):
     logs, rows = small_log
     run = tmp_path / "run"

@@ -92,6 +92,30 @@ def test_relative_lift_and_table():
     assert "%" in str(lifts[0])
 
 
+def test_lift_over_a_baseline_policy():
+    _, p, policies, rewards = _world(seed=2)
+    result = evaluate_arrays(
+        propensity=p, policies=policies, rewards=rewards,
+        config=EvaluationConfig(n_replicates=100, estimators=("ips", "snips"), baseline="b"),
+    )
+    lift = result.lift()
+    assert set(lift["policy"]) == {"a"} and set(lift["baseline"]) == {"b"}
+    r = rewards["like"]
+    row = lift.filter(metric="like", estimator="snips").row(0, named=True)
+    expected = snips(r, policies["a"], p).value / snips(r, policies["b"], p).value - 1
+    assert row["point"] == pytest.approx(expected, rel=1e-12)
+    assert row["baseline_value"] == pytest.approx(snips(r, policies["b"], p).value, rel=1e-12)
+    assert row["logged_value"] == pytest.approx(r.mean())
+    assert row["lower"] < row["point"] < row["upper"]
+    assert "Lift = V(candidate) / V(b) - 1" in report_dict(result)["lift_definition"]
+    assert format_table(result).splitlines()[0].split()[2] == "b"
+    with pytest.raises(ValueError, match="baseline policy 'c' must be one of"):
+        evaluate_arrays(propensity=p, policies=policies, rewards=rewards,
+                        config=EvaluationConfig(n_replicates=0, interval="delta", baseline="c"))
+    with pytest.raises(ValueError, match="'baseline' parameter"):
+        EvaluationConfig(baseline="logged")
+
+
 def test_segments_and_users():
     rng, p, policies, rewards = _world(seed=2)
     users = rng.integers(0, 100, p.size)
