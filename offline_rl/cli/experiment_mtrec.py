@@ -21,14 +21,18 @@ import click
               help="Comma-separated backbones.")
 @click.option("--rl-iterations", type=int, default=25, show_default=True,
               help="REINFORCE iterations of the Eq. 12 check (0 skips it).")
-def mtrec(out_dir, seed, rows, reward_steps, ctr_epochs, kappa, backbones, rl_iterations) -> None:
+@click.option("--satisfaction-rows", type=int, default=100000, show_default=True,
+              help="Logged steps of the satisfaction check, reward models with the users' "
+                   "gamma = 0 (0 skips it).")
+def mtrec(out_dir, seed, rows, reward_steps, ctr_epochs, kappa, backbones, rl_iterations,
+          satisfaction_rows) -> None:
     """Train every backbone with and without MTRec alignment and print the table."""
     from offline_rl.mtrec.experiment import ExperimentConfig, run_mtrec_experiment
 
     config = ExperimentConfig(
         rows=rows, production_rows=rows, reward_steps=reward_steps, ctr_epochs=ctr_epochs,
         kappa=kappa, backbones=tuple(b.strip() for b in backbones.split(",") if b.strip()),
-        rl_iterations=rl_iterations,
+        rl_iterations=rl_iterations, satisfaction_rows=satisfaction_rows,
     )
     run_mtrec_experiment(out_dir, seed, config=config, log=lambda m: click.echo(m, err=True))
     from pathlib import Path

@@ -9,7 +9,9 @@ On the sessions simulator (hidden per-step satisfaction, clicks observed):
    trajectory NCIS (trained minus untrained, one trajectory per test session) on test steps.
    ``ncis_base_shifted`` is a control: the base model's NCIS after shifting its logits so its
    mean CTR equals the row's model (NCIS rises with the CTR level alone).
-3. Spearman of r* (both reward models) and of the raw click with the hidden satisfaction.
+3. Spearman of r* (both reward models) and of the raw click with the hidden satisfaction;
+   again (``satisfaction_check``) with reward models whose discount is the simulated users'
+   own (gamma = 0: they are myopic), fitted on ``satisfaction_rows`` fresh steps.
 4. Fig. 3(a): mean r* by step position (PNG).
 5. Held-out explicit signals: production-like logs, trained with click/none only
    (like and dislike count as engagement, response 1); AUC of r* separating liked steps from
@@ -17,12 +19,13 @@ On the sessions simulator (hidden per-step satisfaction, clicks observed):
 6. Eq. 12: REINFORCE on the sessions environment with r_env (click) vs r_env + kappa r*.
 
 Everything is written atomically into ``out_dir``: ``mtrec_table.csv``/``.md``,
-``reward_correlations.csv``, ``mental_reward_by_step.csv``/``.png``, ``explicit_check.json``,
-``rl_variant.csv`` and ``summary.json``.
+``reward_correlations.csv``, ``satisfaction_check.json``, ``mental_reward_by_step.csv``/``.png``,
+``explicit_check.json``, ``rl_variant.csv`` and ``summary.json``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -76,10 +79,28 @@ class ExperimentConfig:
     """kappa of the Eq. 12 check (the paper's Virtual Taobao value)."""
     test_fraction: float = 0.2
     """Share of users held out for AUC and NCIS."""
+    satisfaction_rows: int = 100000
+    """Logged steps of the satisfaction check (0 skips it). Fewer than about 50,000 leave the
+    reward model's estimate of the users' click probability too noisy (docs/qriql.md)."""
+    satisfaction_gamma: float = 0.0
+    """Discount of the satisfaction check's reward models: the simulated users' own (they are
+    myopic), so that IQ-Learn is correctly specified."""
     max_threads: int = 1
     """torch CPU threads."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Sessions simulator options."""
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "production_rows", "satisfaction_rows"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"The {name!r} parameter of ExperimentConfig must be an int "
+                                 f">= 0. Got {value!r} instead.")
+        for name in ("gamma", "satisfaction_gamma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+                raise ValueError(f"The {name!r} parameter of ExperimentConfig must be a real in "
+                                 f"[0, 1). Got {value!r} instead.")
 
 
 def spearman(a, b) -> float:
@@ -217,6 +238,12 @@ def run_mtrec_experiment(
     correlation_frame = pl.DataFrame(correlations)
     _write_frame(correlation_frame, out / "reward_correlations.csv")
 
+    satisfaction_summary: dict[str, Any] = {}
+    if cfg.satisfaction_rows > 0:
+        satisfaction_summary = satisfaction_check(cfg, seed, log=log)
+        atomic_write_text(out / "satisfaction_check.json",
+                          json.dumps(satisfaction_summary, indent=2) + "\n")
+
     # ---- Fig. 3(a)
     by_step = pl.concat([
         reward.select("step", "mental_reward").with_columns(pl.lit(name).alias("reward_model"))
@@ -259,6 +286,7 @@ def run_mtrec_experiment(
         "config": {**asdict(cfg), "backbones": list(cfg.backbones)},
         "table": table_rows,
         "reward_correlations": correlations,
+        "satisfaction_check": satisfaction_summary,
         "mental_reward_by_step": by_step.to_dicts(),
         "explicit_check": explicit,
         "rl_variant": rl_rows,
@@ -266,6 +294,40 @@ def run_mtrec_experiment(
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     return summary
+
+
+def satisfaction_check(cfg: ExperimentConfig, seed: int, *, log=print) -> dict[str, Any]:
+    """Spearman with the hidden satisfaction: click vs r* of reward models with the users' gamma.
+
+    Sessions simulator, ``cfg.satisfaction_rows`` steps drawn from ``seed`` (same users and
+    catalogue as the main experiment, more sessions); QR-IQL and IQ-Learn fitted on all of them
+    with ``gamma = cfg.satisfaction_gamma``. Reports both the logged action's r* (Fig. 3) and
+    ``r*(s, a^P) - r*(s, a^N)`` (Eq. 9), and the margin ``2 / sqrt(n - 1)``.
+    """
+    sim = sessions_sim.simulate(rows=cfg.satisfaction_rows, seed=seed, **cfg.extra)
+    logs = pl.from_arrow(sim.logs)
+    trajectories = user_trajectories(drop_hidden_reward(logs))
+    satisfaction = logs.select("event_id", "reward")
+    joined = trajectories.select("event_id", "response").join(satisfaction, on="event_id")
+    result: dict[str, Any] = {
+        "rows": joined.height, "gamma": cfg.satisfaction_gamma,
+        "margin_2se": 2.0 / math.sqrt(max(joined.height - 1, 1)),
+        "click": spearman(joined["response"], joined["reward"]),
+    }
+    for name, quantiles in (("QR-IQL", 10), ("IQ-Learn", 1)):
+        config = dataclasses.replace(_reward_config(cfg, quantiles, seed),
+                                     gamma=cfg.satisfaction_gamma)
+        model = QRIQL(config).fit(trajectories,
+                                  item_categories=dict(enumerate(sim.truth["item_category"])))
+        rewards = model.mental_rewards(trajectories).join(satisfaction, on="event_id")
+        result[name] = {
+            "r_star": spearman(rewards["mental_reward"], rewards["reward"]),
+            "r_star_advantage": spearman(
+                rewards["mental_reward_positive"] - rewards["mental_reward_negative"],
+                rewards["reward"]),
+        }
+    log(f"satisfaction check: {result}")
+    return result
 
 
 def explicit_signal_check(cfg: ExperimentConfig, seed: int, *, log=print) -> dict[str, Any]:

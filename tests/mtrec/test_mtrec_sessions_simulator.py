@@ -55,3 +55,40 @@ def test_config_validation():
         SessionsConfig(n_items=5, n_categories=2, n_candidates=6)
     with pytest.raises(ValueError, match="Unknown SessionsConfig option"):
         simulate(rows=10, seed=0, nope=1)
+
+
+def test_run_sessions_records_the_true_click_probability(sim):
+    from offline_rl.data.simulators.sessions import run_sessions
+
+    env = sim.environment
+    steps = run_sessions(env, 500, np.random.default_rng([1, 1]))
+    expected = env.click_probability(steps["user"], steps["item"], steps["step"].astype(float))
+    np.testing.assert_allclose(steps["click_probability"], expected)  # no distrust by default
+
+
+def test_distrust_lowers_clicks_after_a_disappointing_click():
+    from offline_rl.data.simulators.sessions import SessionEnvironment
+
+    env = SessionEnvironment(SessionsConfig(distrust_weight=1.0, satisfaction_noise=0.0), seed=0)
+    bait = int(np.flatnonzero(env.item_clickbait)[0])
+    honest = int(np.flatnonzero(~env.item_clickbait)[0])
+    users, zero = np.zeros(2000, dtype=np.int64), np.zeros(2000)
+    rng = np.random.default_rng(0)
+    after_bait = env.step(users, np.full(2000, bait), zero, rng)
+    after_honest = env.step(users, np.full(2000, honest), zero, rng)
+    # a clicked bait disappoints by bait_attraction + bait_penalty; an honest item by nothing
+    clicked = after_bait.click
+    assert after_bait.distrust[clicked] == pytest.approx(4.0)
+    assert (after_honest.distrust == 0).all() and (after_bait.distrust[~clicked] == 0).all()
+    item = np.full(2000, honest)
+    assert (env.click_probability(users, item, zero + 1, after_bait.distrust[clicked].mean())
+            < env.click_probability(users, item, zero + 1)).all()
+    # the next step starts from distrust_decay times it
+    later = env.step(users[:5], item[:5], zero[:5] + 1, rng, np.full(5, 4.0))
+    assert later.distrust[~later.click] == pytest.approx(0.7 * 4.0)
+
+
+def test_distrust_off_by_default_and_validated():
+    assert SessionsConfig().distrust_weight == 0.0
+    with pytest.raises(ValueError, match="distrust_decay"):
+        SessionsConfig(distrust_decay=1.0)

@@ -65,11 +65,12 @@ def test_experiment_mtrec_command(tmp_path):
 
     result = CliRunner().invoke(mtrec, [
         "--out", str(tmp_path), "--rows", "600", "--reward-steps", "2", "--ctr-epochs", "1",
-        "--backbones", "din", "--rl-iterations", "1"])
+        "--backbones", "din", "--rl-iterations", "1", "--satisfaction-rows", "600"])
     assert result.exit_code == 0, result.output
     assert "| DIN-MTRec |" in result.output
     for name in ("mtrec_table.csv", "mtrec_table.md", "reward_correlations.csv",
                  "mental_reward_by_step.png", "explicit_check.json", "rl_variant.csv",
+                 "satisfaction_check.json",
                  "summary.json"):
         assert (tmp_path / name).is_file(), name
     table = pl.read_csv(tmp_path / "mtrec_table.csv")

@@ -25,6 +25,17 @@ At step ``t`` of a session (0-based):
 Clicks therefore reward clickbait, while satisfaction and later engagement punish it, and both
 decay along a session (users tire), the pattern of MTRec Fig. 3(a).
 
+Distrust (off by default, ``distrust_weight = 0``). Real users who were let down by a click
+click less for a while afterwards. With ``distrust_weight > 0`` a click's *disappointment*,
+``max(expected - satisfaction, 0)`` with ``expected = m + bait_attraction b_i
+- satisfaction_fatigue t`` (what the user clicked for), accumulates in a per-session distrust
+``D_{t+1} = distrust_decay D_t + disappointment``, and the click logit loses
+``distrust_weight D_t``. Sessions start at ``D = 0``. It makes later *choices* reveal a
+disappointment, which the session exit alone does only through the session's length. It is
+off by default because it does not help the reward models (docs/qriql.md, "When r* of the
+logged action tracks satisfaction": a worse future after a click lowers ``V(s')`` and so
+*raises* ``r* = Q - gamma V(s')``); with the default the logs are unchanged.
+
 Logging: each step draws ``n_candidates`` items uniformly; the logging policy is a softmax
 (``temperature``) over a CTR estimate ``sigmoid(click_bias + click_scale (m_hat + bait_attraction b_i))`` with
 ``m_hat = m + N(0, estimate_noise^2)`` fixed per (user, item), mixed with ``exploration``
@@ -108,6 +119,11 @@ class SessionsConfig:
     """Weight of the step's satisfaction in the continuation logit."""
     leave_fatigue: float = 0.1
     """Continuation logit lost per step."""
+    distrust_weight: float = 0.0
+    """Click logit lost per unit of distrust, the disappointment carried from earlier clicks of
+    the session (0: users do not lose trust; see the module docstring)."""
+    distrust_decay: float = 0.7
+    """Share of distrust kept from one step to the next, in [0, 1)."""
     max_session_length: int = 30
     """Longest session (>= 1)."""
     temperature: float = 0.5
@@ -131,10 +147,11 @@ class SessionsConfig:
             check_float(name, getattr(self, name))
         for name in ("click_scale", "bait_attraction", "bait_penalty", "click_fatigue", "satisfaction_fatigue",
                      "satisfaction_noise", "skip_cost", "continue_satisfaction", "leave_fatigue",
-                     "estimate_noise"):
+                     "estimate_noise", "distrust_weight"):
             check_float(name, getattr(self, name), low=0.0)
         check_float("temperature", self.temperature, low=0.0, low_open=True)
         check_float("exploration", self.exploration, low=0.0, high=1.0)
+        check_float("distrust_decay", self.distrust_decay, low=0.0, high=1.0, high_open=True)
         check_float("seconds_between_events", self.seconds_between_events, low=0.0,
                     low_open=True)
 
@@ -150,11 +167,15 @@ class SessionsConfig:
 
 @dataclass(frozen=True, eq=False)
 class StepOutcome:
-    """What users do at one step: ``click`` bool, ``satisfaction`` float64, ``done`` bool."""
+    """What users do at one step: ``click`` bool, ``satisfaction`` float64, ``done`` bool,
+    ``distrust`` float64 (carried into the next step) and ``click_probability`` float64, the
+    users' true ``P(click)`` (ground truth for diagnostics; no learner sees it)."""
 
     click: np.ndarray
     satisfaction: np.ndarray
     done: np.ndarray
+    distrust: np.ndarray
+    click_probability: np.ndarray
 
 
 class SessionEnvironment:
@@ -203,41 +224,54 @@ class SessionEnvironment:
 
     # -- dynamics -----------------------------------------------------------------------------
 
-    def click_probability(self, users: np.ndarray, items: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    def click_probability(self, users: np.ndarray, items: np.ndarray, steps: np.ndarray,
+                          distrust: np.ndarray | float = 0.0) -> np.ndarray:
         """``P(click)`` of showing ``items`` to ``users`` at session positions ``steps``."""
         c = self.config
         expected = (self.match[users, items] + c.bait_attraction * self.item_clickbait[items]
                     - c.satisfaction_fatigue * steps + c.skip_cost * (1 + steps / 10.0))
-        return sigmoid(c.click_bias + c.click_scale * expected - c.click_fatigue * steps)
+        return sigmoid(c.click_bias + c.click_scale * expected - c.click_fatigue * steps
+                       - c.distrust_weight * distrust)
 
-    def expected_satisfaction(self, users, items, steps) -> np.ndarray:
+    def expected_satisfaction(self, users, items, steps, distrust=0.0) -> np.ndarray:
         """``E[satisfaction]`` of showing ``items`` (clicks and skips averaged)."""
         c = self.config
-        p = self.click_probability(users, items, steps)
+        p = self.click_probability(users, items, steps, distrust)
         clicked = (self.match[users, items] - c.bait_penalty * self.item_clickbait[items]
                    - c.satisfaction_fatigue * steps)
         return p * clicked - (1 - p) * c.skip_cost * (1 + steps / 10.0)
 
     def step(
-        self, users: np.ndarray, items: np.ndarray, steps: np.ndarray, rng: np.random.Generator
+        self, users: np.ndarray, items: np.ndarray, steps: np.ndarray, rng: np.random.Generator,
+        distrust: np.ndarray | None = None,
     ) -> StepOutcome:
-        """Users react to ``items`` at positions ``steps``: click, satisfaction, leave."""
+        """Users react to ``items`` at positions ``steps``: click, satisfaction, leave.
+
+        ``distrust`` is each user's distrust at this step (0 at a session's start).
+        """
         c = self.config
         users, items = np.asarray(users), np.asarray(items)
         steps = np.asarray(steps, dtype=np.float64)
         n = users.shape[0]
-        click = rng.random(n) < self.click_probability(users, items, steps)
+        distrust = np.zeros(n) if distrust is None else np.asarray(distrust, dtype=np.float64)
+        p_click = self.click_probability(users, items, steps, distrust)
+        click = rng.random(n) < p_click
         noise = c.satisfaction_noise * rng.standard_normal(n)
+        expected = (self.match[users, items] + c.bait_attraction * self.item_clickbait[items]
+                    - c.satisfaction_fatigue * steps)
         satisfaction = np.where(
             click,
             self.match[users, items] - c.bait_penalty * self.item_clickbait[items]
             - c.satisfaction_fatigue * steps + noise,
             -c.skip_cost * (1 + steps / 10.0),
         )
+        disappointment = np.where(click, np.maximum(expected - satisfaction, 0.0), 0.0)
         stay = sigmoid(c.continue_bias + c.continue_satisfaction * satisfaction
                        - c.leave_fatigue * steps)
         done = (rng.random(n) >= stay) | (steps >= c.max_session_length - 1)
-        return StepOutcome(click=click, satisfaction=satisfaction, done=done)
+        return StepOutcome(click=click, satisfaction=satisfaction, done=done,
+                           distrust=c.distrust_decay * distrust + disappointment,
+                           click_probability=p_click)
 
     def candidates(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` uniform candidate sets, int64 (n, n_candidates)."""
@@ -269,6 +303,10 @@ class SessionEnvironment:
                 f"click: m - {c.bait_penalty} b - {c.satisfaction_fatigue} t + "
                 f"N(0, {c.satisfaction_noise}^2); skip: -{c.skip_cost} (1 + t/10)"
             ),
+            **({"distrust": (
+                f"click logit - {c.distrust_weight} D_t; D_(t+1) = {c.distrust_decay} D_t + "
+                "max(m + bait_attraction b - satisfaction_fatigue t - satisfaction, 0) if clicked"
+            )} if c.distrust_weight > 0 else {}),
             "continue": (
                 f"sigmoid({c.continue_bias} + {c.continue_satisfaction} satisfaction - "
                 f"{c.leave_fatigue} t)"
@@ -290,7 +328,8 @@ def run_sessions(
     ``choose(users, candidates, steps, rng) -> (column index (n,), probabilities (n, K))``
     picks the shown item; the logging policy by default. Returns per-step arrays in session
     order: ``session``, ``user``, ``step``, ``candidates``, ``index``, ``item``, ``propensity``,
-    ``probs``, ``click``, ``satisfaction``, ``done``.
+    ``probs``, ``click``, ``satisfaction``, ``done``, ``click_probability`` (the users' true
+    ``P(click)``).
     """
     c = env.config
     if choose is None:
@@ -300,7 +339,7 @@ def run_sessions(
 
     parts: dict[str, list[np.ndarray]] = {k: [] for k in (
         "session", "user", "step", "candidates", "index", "item", "propensity", "probs",
-        "click", "satisfaction", "done")}
+        "click", "satisfaction", "done", "click_probability")}
     total, next_session = 0, 0
     batch = max(16, int(rows / 5) + 1)
     while total < rows:
@@ -308,6 +347,7 @@ def run_sessions(
         sessions = next_session + np.arange(batch)
         next_session += batch
         alive = np.ones(batch, dtype=bool)
+        distrust = np.zeros(batch)
         for t in range(c.max_session_length):
             idx = np.flatnonzero(alive)
             if idx.size == 0:
@@ -316,12 +356,14 @@ def run_sessions(
             steps = np.full(idx.size, t, dtype=np.int64)
             column, probs = choose(users[idx], candidates, steps, rng)
             items = candidates[np.arange(idx.size), column]
-            outcome = env.step(users[idx], items, steps, rng)
+            outcome = env.step(users[idx], items, steps, rng, distrust[idx])
+            distrust[idx] = outcome.distrust
             for key, value in (("session", sessions[idx]), ("user", users[idx]), ("step", steps),
                                ("candidates", candidates), ("index", column), ("item", items),
                                ("propensity", probs[np.arange(idx.size), column]),
                                ("probs", probs), ("click", outcome.click),
-                               ("satisfaction", outcome.satisfaction), ("done", outcome.done)):
+                               ("satisfaction", outcome.satisfaction), ("done", outcome.done),
+                               ("click_probability", outcome.click_probability)):
                 parts[key].append(value)
             alive[idx[outcome.done]] = False
         total = sum(p.shape[0] for p in parts["user"])

@@ -1,0 +1,37 @@
+"""The per-state gamma = 0 IQ-Learn optimum and the satisfaction ceiling built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from offline_rl.mtrec.ceiling import iq_learn_state_rewards, satisfaction_ceiling
+
+
+def test_state_rewards_match_the_first_order_conditions():
+    probs = np.array([[0.5, 0.5], [0.3, 0.7], [0.1, 0.9], [0.01, 0.99], [0.25, 0.75]])
+    q = iq_learn_state_rewards(probs, alpha=0.5)
+    soft = np.exp(q) / np.exp(q).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probs - soft - probs * q, 0.0, atol=1e-10)
+    # docs/qriql.md's table (solved there with Adam): p = 0.7 -> r*(click) 0.132, r*(skip) -0.307
+    assert q[1] == pytest.approx([-0.307, 0.132], abs=2e-3)
+    assert q[0] == pytest.approx([0.0, 0.0], abs=1e-12)
+    # E_pi[r*] = 0 in every state: shifting Q by a constant only costs chi^2
+    np.testing.assert_allclose((probs * q).sum(axis=1), 0.0, atol=1e-10)
+
+
+def test_state_rewards_three_actions_and_bad_input():
+    q = iq_learn_state_rewards(np.array([[0.2, 0.3, 0.5]]))
+    assert q[0, 0] < q[0, 1] < q[0, 2]
+    with pytest.raises(ValueError, match="positive, rows summing to 1"):
+        iq_learn_state_rewards(np.array([[0.0, 1.0]]))
+
+
+def test_satisfaction_ceiling_runs_and_is_seeded():
+    small = {"n_users": 30, "n_items": 40}
+    first = satisfaction_ceiling(0, rows=800, options=small)
+    assert first == satisfaction_ceiling(0, rows=800, options=small)
+    assert set(first) >= {"click", "r_star_logged", "r_star_advantage", "margin_2se"}
+    three = satisfaction_ceiling(0, rows=800, options=small, bounce_slope=2.0)
+    assert three["click"] == first["click"]
+    assert -1 <= three["r_star_logged"] <= 1 and 0 < three["bounce_rate_given_click"] < 1
