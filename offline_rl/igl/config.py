@@ -80,6 +80,14 @@ class IGLPConfig:
     """Independent IK initialisations; the one with the best held-out weighted IK
     log-likelihood is kept (no reward is needed for this choice)."""
 
+    ik_race_epochs: int = 0
+    """Restart racing: with ``ik_restarts > 1`` and a value in [1, ik_epochs), every restart
+    trains this many epochs, then only the one with the best held-out weighted IK likelihood
+    continues to ``ik_epochs`` (``restarts * race + (epochs - race)`` epochs instead of
+    ``restarts * epochs``). 0 trains every restart fully. Choose a race at least one epoch
+    past ``ik_warmup_epochs``: a restart that will escape the no-signal point usually has by
+    then (the held-out NLL is below log K)."""
+
     ik_init_scale: float = 1.0
     """Standard deviation of the user/feedback embedding initialisation."""
 
@@ -158,6 +166,8 @@ class IGLPConfig:
             _check(isinstance(value, int) and value >= 1, name, "an int >= 1", value)
         _check(isinstance(self.ik_warmup_epochs, int) and self.ik_warmup_epochs >= 0,
                "ik_warmup_epochs", "an int >= 0", self.ik_warmup_epochs)
+        _check(isinstance(self.ik_race_epochs, int) and 0 <= self.ik_race_epochs < self.ik_epochs,
+               "ik_race_epochs", f"an int in [0, ik_epochs = {self.ik_epochs})", self.ik_race_epochs)
         _check(isinstance(self.policy_user_dim, int) and self.policy_user_dim >= 0,
                "policy_user_dim", "an int >= 0", self.policy_user_dim)
         _check(isinstance(self.hidden_dim, int) and self.hidden_dim >= 0,

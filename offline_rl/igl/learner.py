@@ -37,7 +37,7 @@ from offline_rl.igl.batch import (
 )
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
-from offline_rl.igl.ik_model import IKNet, IKTrainingRecord, ik_probabilities, train_ik
+from offline_rl.igl.ik_model import IKNet, IKTrainer, IKTrainingRecord, ik_probabilities
 from offline_rl.igl.policy import (
     PolicyNet,
     exploration_probabilities,
@@ -266,8 +266,9 @@ class IGLP:
 
         The held-out rows are the latest ``validation_fraction`` of the frame (it is ordered
         by time). Selecting on the IK likelihood needs no reward, so this is legitimate
-        model selection, not seed picking against the truth. A warm start trains one model,
-        from ``warm_start``'s parameters, without the action-only warm-up.
+        model selection, not seed picking against the truth. With ``ik_race_epochs`` the
+        restarts race: each trains that many epochs and only the best continues. A warm start
+        trains one model, from ``warm_start``'s parameters, without the action-only warm-up.
         """
         cfg = self.config
         restarts = 1 if warm_start is not None else cfg.ik_restarts
@@ -276,8 +277,8 @@ class IGLP:
         n_val = min(n_val, n - 1)
         train = batch.take(np.arange(n - n_val)) if n_val else batch
         validation = batch.take(np.arange(n - n_val, n)) if n_val else None
-        records: list[IKTrainingRecord] = []
-        best: tuple[float, int, IKNet] | None = None
+        warmup = 0 if warm_start is not None else cfg.ik_warmup_epochs
+        trainers: list[IKTrainer] = []
         for restart in range(restarts):
             seed = cfg.seed * 1000 + restart
             net = self._new_ik(seed)
@@ -286,24 +287,25 @@ class IGLP:
                     net, warm_start.ik_model_,
                     old_vocabularies=warm_start._vocabularies(), new_vocabularies=self._vocabularies(),
                 )
-            train_nll, val_nll, curve = train_ik(
-                net,
-                train,
-                epochs=cfg.ik_epochs,
-                batch_size=cfg.ik_batch_size,
-                learning_rate=cfg.ik_learning_rate,
-                weight_decay=cfg.ik_weight_decay,
-                seed=seed,
-                validation=validation,
-                warmup_epochs=0 if warm_start is not None else cfg.ik_warmup_epochs,
-            )
-            records.append(
-                IKTrainingRecord(restart, seed, train_nll, val_nll, cfg.ik_epochs, tuple(curve))
-            )
-            if best is None or val_nll < best[0]:
-                best = (val_nll, restart, net)
-        assert best is not None
-        return best[2], records, best[1]
+            trainers.append(IKTrainer(
+                net, train, batch_size=cfg.ik_batch_size, learning_rate=cfg.ik_learning_rate,
+                weight_decay=cfg.ik_weight_decay, seed=seed, validation=validation,
+                warmup_epochs=warmup,
+            ))
+        racing = restarts > 1 and cfg.ik_race_epochs > 0
+        for trainer in trainers:
+            trainer.run(cfg.ik_race_epochs if racing else cfg.ik_epochs)
+        held_out = [trainer.nll("validation") for trainer in trainers]
+        best = int(np.argmin(held_out))
+        if racing:
+            trainers[best].run(cfg.ik_epochs - cfg.ik_race_epochs)
+            held_out[best] = trainers[best].nll("validation")
+        records = [
+            IKTrainingRecord(restart, cfg.seed * 1000 + restart, trainer.epoch_loss,
+                             held_out[restart], trainer.epochs_run, tuple(trainer.curve))
+            for restart, trainer in enumerate(trainers)
+        ]
+        return trainers[best].net, records, best
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:

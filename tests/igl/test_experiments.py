@@ -34,13 +34,29 @@ def test_production_two_states_raise_dislikes_more(production_result):
     table = production_result.table
     dislikes = {row["algorithm"]: row for row in table.iter_rows(named=True)
                 if row["metric"] == "dislikes"}
-    assert dislikes["IGL-P(2)"]["ope_lower"] > 1.0
-    assert dislikes["IGL-P(3)"]["ope_point"] < dislikes["IGL-P(2)"]["ope_point"]
+    for side in ("ope", "on_policy"):
+        assert dislikes["IGL-P(2)"][f"{side}_lower"] > 1.0
+        # the oracle cuts dislikes: IGL-P(3)'s interval lies wholly below IGL-P(2)'s
+        assert dislikes["IGL-P(3)"][f"{side}_upper"] < dislikes["IGL-P(2)"][f"{side}_lower"]
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="IGL-P(3) still raises dislikes over this simulator's "
-                   "strong baseline at our data budget; see docs/igl.md (Production)")
+def test_production_three_states_come_close_to_the_baseline_on_engagement(production_result):
+    """Point ratios 0.90-0.95 and 95% lower bounds 0.864-0.929 over seeds 0-2 (docs/igl.md);
+    a lower bound above 0.85 says 'within 15% of the baseline' with 95% confidence."""
+    for row in production_result.table.iter_rows(named=True):
+        if row["algorithm"] == "IGL-P(3)" and row["metric"] in ("clicks", "likes"):
+            assert row["ope_lower"] > 0.85 and row["on_policy_lower"] > 0.85, row
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "Measured (seeds 0, 1, 2): against the contextual bandit trained on the hand-engineered "
+    "reward, IGL-P(3) is within 5-10% on clicks and likes but raises dislikes x1.8 [1.17, 2.79], "
+    "x3.0 [2.14, 4.40] and x2.7 [1.74, 4.02] off-policy (on-policy lower bounds 1.02, 1.97, "
+    "1.72): only ~57% of "
+    "dislikes are extreme events and ~32% of clickbait clicks decode to +1; docs/igl.md "
+    "(Production)"))
 def test_production_three_states_do_not_raise_dislikes(production_result):
     assert production_result.passed, production_result.failures
 

@@ -138,3 +138,23 @@ def test_string_ids_and_no_context(tmp_path):
     model.save(tmp_path)
     np.testing.assert_array_equal(IGLP.load(tmp_path).predict_proba(frame),
                                   model.predict_proba(frame))
+
+
+def test_restarts_race_and_only_the_best_trains_on(covertype_small):
+    _, frame, _ = covertype_small
+    config = IGLPConfig(seed=0, **{**TINY, "ik_restarts": 3, "ik_epochs": 4, "ik_race_epochs": 2})
+    model = IGLP(config).fit(frame)
+    records = model.ik_restarts_
+    assert sorted(r.epochs for r in records) == [2, 2, 4]
+    winner = next(r for r in records if r.epochs == 4)
+    assert model.best_restart_ == winner.restart
+    assert all(len(r.curve) == r.epochs for r in records)
+    # the winner led at the race point: the same restarts trained 2 epochs without racing
+    # (same seeds, so the same paths) rank the same restart first
+    unraced = IGLP(IGLPConfig(seed=0, **{**TINY, "ik_restarts": 3, "ik_epochs": 2})).fit(frame)
+    at_race = [r.validation_nll for r in unraced.ik_restarts_]
+    assert int(np.argmin(at_race)) == winner.restart
+    losers = [r for r in records if r.restart != winner.restart]
+    assert [r.validation_nll for r in losers] == pytest.approx([at_race[r.restart] for r in losers])
+    with pytest.raises(ValueError, match="ik_race_epochs"):
+        IGLPConfig(ik_epochs=3, ik_race_epochs=3)
