@@ -76,14 +76,15 @@ class ContextEncoder(nn.Module):
 def context_moments(context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column mean and standard deviation (1 where a column is constant), in float64.
 
-    Two passes in torch over the float32 array (no float64 copy of it): numpy's ``std`` with a
-    float64 accumulator took 0.2 s per call at 320k x 54, and every restart calls this.
+    Two passes over the float32 array with float64 accumulation (``einsum`` for the squares,
+    no float64 copy of the data): 34 ms at 320,000 x 54 where ``np.std(dtype=float64)`` took
+    52 ms and torch 186 ms (measured 2026-11-22, 1 thread).
     """
-    t = torch.from_numpy(np.require(context, dtype=np.float32, requirements=["C", "W"]))
-    mean = t.sum(0, dtype=torch.float64) / t.shape[0]
-    var = ((t - mean.float()).double() ** 2).sum(0) / t.shape[0]
-    std = var.sqrt().numpy()
-    return mean.numpy(), np.where(std < 1e-6, 1.0, std)
+    mean = context.mean(axis=0, dtype=np.float64)
+    centred = context - mean.astype(context.dtype)
+    var = np.einsum("ij,ij->j", centred, centred, dtype=np.float64) / context.shape[0]
+    std = np.sqrt(var)
+    return mean, np.where(std < 1e-6, 1.0, std)
 
 
 class ActionEncoder(nn.Module):
@@ -176,6 +177,18 @@ class IKNet(nn.Module):
     def reward_log_predictor(self, x, candidates) -> torch.Tensor:
         """log rho(x, a): per candidate distribution over latent states, (n, K, S)."""
         n, k = candidates.shape
+        shared = shared_candidates(candidates)
+        if shared is not None:
+            # every row has the same candidate list (a fixed action set): embed it once and
+            # multiply, instead of gathering and scatter-adding n * K embedding rows
+            psi = self.actions(shared).view(k, self.states, self.action_dim)
+            logits = self.action_state_bias(shared).unsqueeze(0)
+            if self.use_context:
+                phi = self.context(x).view(n, self.states, self.action_dim)
+                logits = logits + torch.einsum("nsd,ksd->nks", phi, psi)
+            else:
+                logits = logits.expand(n, k, self.states)
+            return torch.log_softmax(logits, dim=-1)
         phi = self.context(x).view(n, 1, self.states, self.action_dim)
         psi = self.actions(candidates).view(n, k, self.states, self.action_dim)
         logits = self.action_state_bias(candidates)
@@ -198,6 +211,19 @@ class IKNet(nn.Module):
         log_g = self.state_log_posterior(user, feedback, x)
         log_p = torch.logsumexp(log_a_given_s + log_g.unsqueeze(1), dim=-1)
         return log_p.masked_fill(~mask, NEG_INF)
+
+
+def take_rows(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """``tensor[order]`` along rows; ``index_select`` is 2-3x faster than advanced indexing."""
+    return torch.index_select(tensor, 0, order)
+
+
+def shared_candidates(candidates: torch.Tensor) -> torch.Tensor | None:
+    """The common candidate row ``(K,)`` when every row lists the same actions, else None."""
+    if candidates.shape[0] == 0:
+        return None
+    first = candidates[0]
+    return first if bool((candidates == first).all()) else None
 
 
 def _tensor(array: np.ndarray, dtype) -> torch.Tensor:
@@ -317,7 +343,7 @@ class IKTrainer:
             net.train()
             net.use_context = self.epochs_run >= self.warmup_epochs
             order = torch.randperm(n, generator=self.generator)
-            shuffled = {name: value[order] for name, value in self.t_train.items()}
+            shuffled = {name: take_rows(value, order) for name, value in self.t_train.items()}
             total_loss = total_weight = 0.0
             for start in range(0, n, size):
                 rows = slice(start, start + size)

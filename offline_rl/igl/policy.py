@@ -29,7 +29,14 @@ import torch
 from torch import nn
 
 from offline_rl.igl.batch import Batch
-from offline_rl.igl.ik_model import NEG_INF, ActionEncoder, ContextEncoder, to_tensors
+from offline_rl.igl.ik_model import (
+    NEG_INF,
+    ActionEncoder,
+    ContextEncoder,
+    shared_candidates,
+    take_rows,
+    to_tensors,
+)
 
 
 class PolicyNet(nn.Module):
@@ -61,8 +68,13 @@ class PolicyNet(nn.Module):
         phi = self.context(x)
         if self.user_embedding is not None:
             phi = phi + self.user_project(self.user_embedding(user))
-        psi = self.actions(candidates)
-        scores = (phi.unsqueeze(1) * psi).sum(-1) + self.action_bias(candidates).squeeze(-1)
+        shared = shared_candidates(candidates)
+        if shared is not None:
+            # a fixed action set: embed it once, one matrix product (see IKNet)
+            scores = phi @ self.actions(shared).T + self.action_bias(shared).squeeze(-1)
+        else:
+            psi = self.actions(candidates)
+            scores = (phi.unsqueeze(1) * psi).sum(-1) + self.action_bias(candidates).squeeze(-1)
         return scores.masked_fill(~mask, NEG_INF)
 
 
@@ -94,8 +106,8 @@ def train_policy(
         net.train()
         order = torch.randperm(n, generator=generator)
         # one gather per epoch, then contiguous slices (cheaper than a gather per step)
-        e = {name: t[name][order] for name in ("user", "x", "candidates", "mask", "target")}
-        e_w, e_r = w[order], r[order]
+        e = {name: take_rows(t[name], order) for name in ("user", "x", "candidates", "mask", "target")}
+        e_w, e_r = take_rows(w, order), take_rows(r, order)
         total = 0.0
         for step in range(steps):
             rows = slice(step * batch_size, (step + 1) * batch_size)
