@@ -16,7 +16,7 @@ Measured, each in its own subprocess (so its peak RSS is its own):
 * ``iglp_1m``  -- our full path at 1M events read from Parquet: ``load_logs`` (validated)
   -> ``ik_training_set`` (SQL) -> IGL-P fit; events/s and peak RSS.
 
-Usage: python benchmarks/bench_igl.py [--rows 500000] [--big-rows 1000000] [--threads 2]
+Usage: python benchmarks/bench_igl.py [--rows 500000] [--big-rows 1000000] [--threads 1] [--repeat 5]
 Results are printed as JSON lines and a Markdown table (for BENCHMARKS.md).
 """
 
@@ -193,7 +193,7 @@ def _warm_torch_optimiser() -> float:
     return time.perf_counter() - start
 
 
-def part_iglp(rows: int, threads: int) -> dict:
+def part_iglp(rows: int, threads: int, seed: int = 0) -> dict:
     import polars as pl
 
     from offline_rl.data.hidden_reward import drop_hidden_reward
@@ -207,7 +207,7 @@ def part_iglp(rows: int, threads: int) -> dict:
     train, test = frame[:n_train], frame[n_train:]
     optimiser_import = _warm_torch_optimiser()
     start, cpu = time.perf_counter(), time.process_time()
-    model = IGLP(iglp_config(threads)).fit(train)
+    model = IGLP(iglp_config(threads, seed=seed)).fit(train)
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu
     chosen = model.predict(test)
@@ -222,6 +222,8 @@ def part_iglp(rows: int, threads: int) -> dict:
         "holdout_true_reward_rate": float((chosen == labels).mean()),
         "holdout_events": int(labels.size),
         "ik_restart_validation_nll": [r.validation_nll for r in model.ik_restarts_],
+        "ik_restart_epochs": [r.epochs for r in model.ik_restarts_],
+        "seed": seed,
         "peak_rss_mib": _peak_rss_mib(),
     }
 
@@ -273,6 +275,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--part", choices=["vw_igl", "vw_cb", "iglp", "iglp_big"], default=None)
     parser.add_argument("--skip", nargs="*", default=[])
+    parser.add_argument("--fit-seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--fit-seeds", default="",
+                        help="Comma-separated IGL-P seeds for a robustness table (e.g. 0,1,2,3,4): "
+                             "the trap must be survived on every seed, not only on seed 0.")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Rounds of (VW IGL, VW CB, IGL-P); the table shows each learner's "
+                             "median run and the per-round time ratios are printed.")
     parser.add_argument("--ik-epochs", type=int, default=BUDGET["ik_epochs"])
     parser.add_argument("--ik-restarts", type=int, default=BUDGET["ik_restarts"])
     parser.add_argument("--ik-race-epochs", type=int, default=BUDGET["ik_race_epochs"])
@@ -290,7 +299,7 @@ def main() -> None:
         if args.part in ("vw_igl", "vw_cb"):
             result = part_vw(args.rows, args.part[3:])
         elif args.part == "iglp":
-            result = part_iglp(args.rows, args.threads)
+            result = part_iglp(args.rows, args.threads, args.fit_seed)
         else:
             result = part_iglp_big(args.rows, args.threads)
         print(json.dumps(result))
@@ -299,12 +308,32 @@ def main() -> None:
     make_stream(args.rows)
     print(f"stream ready ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
     results = []
-    for part in ("vw_igl", "vw_cb", "iglp"):
-        if part in args.skip:
+    parts = [part for part in ("vw_igl", "vw_cb", "iglp") if part not in args.skip]
+    runs: dict[str, list[dict]] = {part: [] for part in parts}
+    # rounds interleave the learners so that load drifts hit all of them alike
+    for _ in range(args.repeat):
+        for part in parts:
+            runs[part].append(_run_part(["--part", part, "--rows", str(args.rows),
+                                         "--threads", str(args.threads), *budget_args]))
+            print(json.dumps(runs[part][-1]), flush=True)
+    for part in parts:
+        good = [r for r in runs[part] if "error" not in r]
+        if not good:
+            results.append(runs[part][0])
             continue
-        results.append(_run_part(["--part", part, "--rows", str(args.rows),
-                                  "--threads", str(args.threads), *budget_args]))
-        print(json.dumps(results[-1]), flush=True)
+        median = sorted(good, key=lambda r: r["fit_seconds"])[len(good) // 2]
+        results.append({**median, "fit_seconds_all": [r["fit_seconds"] for r in good]})
+    if args.repeat > 1 and all(p in runs for p in ("vw_igl", "iglp")):
+        ratios = [i["fit_seconds"] / v["fit_seconds"]
+                  for i, v in zip(runs["iglp"], runs["vw_igl"], strict=True)
+                  if "error" not in i and "error" not in v]
+        print(f"IGL-P / VW IGL wall-time ratio per round: {[round(x, 2) for x in ratios]}; "
+              f"median {sorted(ratios)[len(ratios) // 2]:.2f}")
+    seed_rows = []
+    for seed in [int(x) for x in args.fit_seeds.split(",") if x.strip()]:
+        seed_rows.append(_run_part(["--part", "iglp", "--rows", str(args.rows), "--threads",
+                                    str(args.threads), "--fit-seed", str(seed), *budget_args]))
+        print(json.dumps(seed_rows[-1]), flush=True)
     if "iglp_big" not in args.skip:
         make_stream(args.big_rows)
         results.append(_run_part(["--part", "iglp_big", "--rows", str(args.big_rows),
@@ -326,7 +355,17 @@ def main() -> None:
         print(f"| {r['learner']} | {r['train_events']} | "
               f"{r.get('total_seconds', r['fit_seconds']):.1f} | "
               f"{r.get('fit_cpu_seconds', float('nan')):.1f} | {r['events_per_second']:.0f} | "
-              f"{'' if rate is None else f'{rate:.3f}'} | {r['peak_rss_mib']:.0f} |")
+              f"{'' if rate is None else f'{rate:.3f}'} | {r['peak_rss_mib']:.0f} |"
+              + (f" runs: {', '.join(f'{x:.1f}' for x in r['fit_seconds_all'])}"
+                 if len(r.get("fit_seconds_all", [])) > 1 else ""))
+    if seed_rows:
+        print("\n| IGL-P seed | wall s | holdout true-reward rate | IK epochs per restart "
+              "| held-out IK NLL per restart |")
+        print("|---|---|---|---|---|")
+        for r in seed_rows:
+            print(f"| {r['seed']} | {r['fit_seconds']:.1f} | {r['holdout_true_reward_rate']:.3f} | "
+                  f"{r['ik_restart_epochs']} | "
+                  f"{[round(x, 3) for x in r['ik_restart_validation_nll']]} |")
 
 
 if __name__ == "__main__":

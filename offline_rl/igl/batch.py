@@ -84,7 +84,8 @@ class Batch:
     def __len__(self) -> int:
         return int(self.user.shape[0])
 
-    def take(self, rows: np.ndarray) -> Batch:
+    def take(self, rows: np.ndarray | slice) -> Batch:
+        """Rows by index array (a copy) or by slice (views, no copy)."""
         return Batch(**{name: getattr(self, name)[rows] for name in self.__dataclass_fields__})
 
 
@@ -142,6 +143,10 @@ def padded_candidates(
     flat = lists.explode()
     flat_index = actions.index(flat)
     flat_raw = flat.cast(pl.Int64).to_numpy()
+    if n and k.min() == k_max:  # every row has K candidates: the flat lists reshape as they are
+        return (np.ascontiguousarray(flat_index.reshape(n, k_max), dtype=np.int64),
+                np.ascontiguousarray(flat_raw.reshape(n, k_max), dtype=np.int64),
+                np.ones((n, k_max), dtype=bool), k)
     rows = np.repeat(np.arange(n), k)
     starts = np.concatenate([[0], np.cumsum(k)[:-1]]) if n else np.zeros(0, dtype=np.int64)
     cols = np.arange(flat_index.shape[0]) - np.repeat(starts, k)

@@ -84,9 +84,10 @@ class IGLPConfig:
     """Restart racing: with ``ik_restarts > 1`` and a value in [1, ik_epochs), every restart
     trains this many epochs, then only the one with the best held-out weighted IK likelihood
     continues to ``ik_epochs`` (``restarts * race + (epochs - race)`` epochs instead of
-    ``restarts * epochs``). 0 trains every restart fully. Choose a race at least one epoch
-    past ``ik_warmup_epochs``: a restart that will escape the no-signal point usually has by
-    then (the held-out NLL is below log K)."""
+    ``restarts * epochs``). 0 trains every restart fully. While every restart is still at
+    the no-signal point (held-out NLL within 0.01 of the weighted mean log K) the race is
+    extended epoch by epoch, so a race never keeps a stuck restart when another may escape.
+    Choose a race at least one epoch past ``ik_warmup_epochs``."""
 
     ik_init_scale: float = 1.0
     """Standard deviation of the user/feedback embedding initialisation."""

@@ -65,10 +65,13 @@ class ContextEncoder(nn.Module):
             return self.bias.expand(x.shape[0], -1)
         return self.net(self.standardise(x))
 
-    def set_scaling(self, context: np.ndarray) -> None:
+    def set_scaling(
+        self, context: np.ndarray, moments: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
+        """Standardise with ``context``'s column moments (or ``moments`` computed from it)."""
         if self.context_dim == 0 or context.shape[0] == 0:
             return
-        mean, std = context_moments(context)
+        mean, std = moments if moments is not None else context_moments(context)
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
 
@@ -297,6 +300,17 @@ class IKTrainingRecord:
         }
 
 
+#: A restart has left the no-signal point once its held-out weighted NLL is this many nats
+#: below the no-signal value (stuck restarts sit within ~0.002 of it, escaped ones ~0.2 below).
+ESCAPE_MARGIN = 0.01
+
+
+def no_signal_nll(batch: Batch) -> float:
+    """Weighted NLL of the no-signal IK model P(a | x, y) = 1/K: ``sum w log K / sum w``."""
+    weight = batch.weight.astype(np.float64)
+    return float((weight * np.log(batch.num_candidates)).sum() / max(weight.sum(), 1e-12))
+
+
 #: The per-epoch learning curve is measured on at most this many held-out rows (the final
 #: held-out likelihood that selects among restarts always uses all of them).
 CURVE_ROWS = 16384
@@ -322,10 +336,12 @@ class IKTrainer:
         seed: int,
         validation: Batch | None = None,
         warmup_epochs: int = 0,
+        context_scaling: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.net = net
         self.generator = torch.Generator().manual_seed(seed)
-        net.context.set_scaling(train.context)
+        # restarts share one training set: the caller may pass its moments, computed once
+        net.context.set_scaling(train.context, context_scaling)
         self.t_train = to_tensors(train)
         self.t_val = to_tensors(validation) if validation is not None and len(validation) else None
         monitor = self.t_val if self.t_val is not None else self.t_train

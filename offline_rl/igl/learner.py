@@ -37,7 +37,15 @@ from offline_rl.igl.batch import (
 )
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
-from offline_rl.igl.ik_model import IKNet, IKTrainer, IKTrainingRecord, ik_probabilities
+from offline_rl.igl.ik_model import (
+    ESCAPE_MARGIN,
+    IKNet,
+    IKTrainer,
+    IKTrainingRecord,
+    context_moments,
+    ik_probabilities,
+    no_signal_nll,
+)
 from offline_rl.igl.policy import (
     PolicyNet,
     exploration_probabilities,
@@ -275,9 +283,11 @@ class IGLP:
         n = len(batch)
         n_val = int(round(cfg.validation_fraction * n)) if restarts > 1 else 0
         n_val = min(n_val, n - 1)
-        train = batch.take(np.arange(n - n_val)) if n_val else batch
-        validation = batch.take(np.arange(n - n_val, n)) if n_val else None
+        train = batch.take(slice(0, n - n_val)) if n_val else batch
+        validation = batch.take(slice(n - n_val, n)) if n_val else None
         warmup = 0 if warm_start is not None else cfg.ik_warmup_epochs
+        scaling = (context_moments(train.context)
+                   if train.context.shape[0] and train.context.shape[1] else None)
         trainers: list[IKTrainer] = []
         for restart in range(restarts):
             seed = cfg.seed * 1000 + restart
@@ -290,16 +300,27 @@ class IGLP:
             trainers.append(IKTrainer(
                 net, train, batch_size=cfg.ik_batch_size, learning_rate=cfg.ik_learning_rate,
                 weight_decay=cfg.ik_weight_decay, seed=seed, validation=validation,
-                warmup_epochs=warmup,
+                warmup_epochs=warmup, context_scaling=scaling,
             ))
         racing = restarts > 1 and cfg.ik_race_epochs > 0
         for trainer in trainers:
             trainer.run(cfg.ik_race_epochs if racing else cfg.ik_epochs)
         held_out = [trainer.nll("validation") for trainer in trainers]
-        best = int(np.argmin(held_out))
         if racing:
-            trainers[best].run(cfg.ik_epochs - cfg.ik_race_epochs)
-            held_out[best] = trainers[best].nll("validation")
+            # the race is extended, one epoch at a time, while every restart still sits at
+            # the no-signal point: picking among stuck restarts would keep a stuck one
+            no_signal = no_signal_nll(validation)
+            epochs_run = cfg.ik_race_epochs
+            while min(held_out) > no_signal - ESCAPE_MARGIN and epochs_run < cfg.ik_epochs:
+                for trainer in trainers:
+                    trainer.run(1)
+                held_out = [trainer.nll("validation") for trainer in trainers]
+                epochs_run += 1
+            best = int(np.argmin(held_out))
+            if epochs_run < cfg.ik_epochs:
+                trainers[best].run(cfg.ik_epochs - epochs_run)
+                held_out[best] = trainers[best].nll("validation")
+        best = int(np.argmin(held_out))
         records = [
             IKTrainingRecord(restart, cfg.seed * 1000 + restart, trainer.epoch_loss,
                              held_out[restart], trainer.epochs_run, tuple(trainer.curve))

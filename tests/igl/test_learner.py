@@ -142,19 +142,38 @@ def test_string_ids_and_no_context(tmp_path):
 
 def test_restarts_race_and_only_the_best_trains_on(covertype_small):
     _, frame, _ = covertype_small
-    config = IGLPConfig(seed=0, **{**TINY, "ik_restarts": 3, "ik_epochs": 4, "ik_race_epochs": 2})
-    model = IGLP(config).fit(frame)
+    base = {**SMALL_CONFIG, "ik_restarts": 3, "policy_epochs": 2}
+    model = IGLP(IGLPConfig(seed=0, **{**base, "ik_epochs": 12, "ik_race_epochs": 6})).fit(frame)
     records = model.ik_restarts_
-    assert sorted(r.epochs for r in records) == [2, 2, 4]
-    winner = next(r for r in records if r.epochs == 4)
-    assert model.best_restart_ == winner.restart
-    assert all(len(r.curve) == r.epochs for r in records)
-    # the winner led at the race point: the same restarts trained 2 epochs without racing
-    # (same seeds, so the same paths) rank the same restart first
-    unraced = IGLP(IGLPConfig(seed=0, **{**TINY, "ik_restarts": 3, "ik_epochs": 2})).fit(frame)
+    winner = next(r for r in records if r.restart == model.best_restart_)
+    losers = [r for r in records if r.restart != winner.restart]
+    assert winner.epochs == 12 and all(len(r.curve) == r.epochs for r in records)
+    # the losers stopped together when the race ended: after the 6 race epochs, extended
+    # while no restart had left the no-signal point
+    race_end = losers[0].epochs
+    assert all(r.epochs == race_end for r in losers) and 6 <= race_end < 12
+    # the winner led at that point: the same restarts trained race_end epochs without racing
+    # (same seeds, so the same paths) rank the same restart first with the same NLLs
+    unraced = IGLP(IGLPConfig(seed=0, **{**base, "ik_epochs": race_end})).fit(frame)
     at_race = [r.validation_nll for r in unraced.ik_restarts_]
     assert int(np.argmin(at_race)) == winner.restart
-    losers = [r for r in records if r.restart != winner.restart]
     assert [r.validation_nll for r in losers] == pytest.approx([at_race[r.restart] for r in losers])
     with pytest.raises(ValueError, match="ik_race_epochs"):
         IGLPConfig(ik_epochs=3, ik_race_epochs=3)
+
+
+def test_race_is_extended_while_every_restart_is_at_the_no_signal_point(covertype_small):
+    """Feedback shuffled across rows carries no signal: no restart can leave the no-signal
+    point, so the race runs to the end and racing costs what full restarts cost."""
+    from offline_rl.igl.ik_model import ESCAPE_MARGIN, no_signal_nll
+
+    _, frame, _ = covertype_small
+    rng = np.random.default_rng(0)
+    noise = frame.with_columns(pl.Series("feedback", rng.permutation(frame["feedback"].to_numpy())))
+    config = IGLPConfig(seed=0, **{**TINY, "ik_restarts": 2, "ik_epochs": 4, "ik_race_epochs": 2})
+    model = IGLP(config).fit(noise)
+    assert [r.epochs for r in model.ik_restarts_] == [4, 4]
+    batch = model._batch(noise, need_feedback=True, need_action=True)
+    n_val = int(round(config.validation_fraction * len(batch)))
+    level = no_signal_nll(batch.take(slice(len(batch) - n_val, len(batch))))
+    assert min(r.validation_nll for r in model.ik_restarts_) > level - ESCAPE_MARGIN
