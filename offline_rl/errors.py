@@ -21,3 +21,9 @@ class NotFittedError(ValueError):
 
 class HiddenRewardError(ValueError):
     """A learner was handed the simulation-only ``reward`` column."""
+
+
+class NoSignalWarning(UserWarning):
+    """A fitted IK model never left the no-signal point: its held-out likelihood is no better
+    than predicting the logged action uniformly, so the decoded rewards carry no information
+    (IGL-P's optimisation trap; more restarts, epochs or data usually help)."""

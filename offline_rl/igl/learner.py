@@ -18,6 +18,7 @@ that holds the ``reward`` column (:class:`~offline_rl.errors.HiddenRewardError`)
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import torch
 
 from offline_rl.artifacts import load_artifact, prefixed, save_artifact, torch_threads
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
-from offline_rl.errors import NotFittedError
+from offline_rl.errors import NoSignalWarning, NotFittedError
 from offline_rl.igl.batch import (
     Batch,
     Vocabulary,
@@ -321,6 +322,14 @@ class IGLP:
                 trainers[best].run(cfg.ik_epochs - epochs_run)
                 held_out[best] = trainers[best].nll("validation")
         best = int(np.argmin(held_out))
+        if validation is not None:
+            no_signal = no_signal_nll(validation)
+            if held_out[best] > no_signal - ESCAPE_MARGIN:
+                warnings.warn(NoSignalWarning(
+                    f"IGL-P: no IK restart left the no-signal point (best held-out weighted NLL "
+                    f"{held_out[best]:.4f}, no-signal {no_signal:.4f} = weighted mean log K); "
+                    f"the decoded rewards carry no information. Try more ik_restarts, "
+                    f"ik_epochs or data."), stacklevel=3)
         records = [
             IKTrainingRecord(restart, cfg.seed * 1000 + restart, trainer.epoch_loss,
                              held_out[restart], trainer.epochs_run, tuple(trainer.curve))

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from igl_fixtures import SMALL_CONFIG, variable_k_frame
 
-from offline_rl.errors import HiddenRewardError, NotFittedError
+from offline_rl.errors import HiddenRewardError, NoSignalWarning, NotFittedError
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.learner import DECODED_COLUMNS, IGLP
 
@@ -171,9 +171,19 @@ def test_race_is_extended_while_every_restart_is_at_the_no_signal_point(covertyp
     rng = np.random.default_rng(0)
     noise = frame.with_columns(pl.Series("feedback", rng.permutation(frame["feedback"].to_numpy())))
     config = IGLPConfig(seed=0, **{**TINY, "ik_restarts": 2, "ik_epochs": 4, "ik_race_epochs": 2})
-    model = IGLP(config).fit(noise)
+    with pytest.warns(NoSignalWarning, match="no IK restart left the no-signal point"):
+        model = IGLP(config).fit(noise)
     assert [r.epochs for r in model.ik_restarts_] == [4, 4]
     batch = model._batch(noise, need_feedback=True, need_action=True)
     n_val = int(round(config.validation_fraction * len(batch)))
     level = no_signal_nll(batch.take(slice(len(batch) - n_val, len(batch))))
     assert min(r.validation_nll for r in model.ik_restarts_) > level - ESCAPE_MARGIN
+
+
+def test_no_warning_when_a_restart_found_the_signal(covertype_small):
+    import warnings
+
+    _, frame, _ = covertype_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoSignalWarning)
+        IGLP(IGLPConfig(seed=0, **{**SMALL_CONFIG, "policy_epochs": 2})).fit(frame)
