@@ -18,8 +18,9 @@ feedback is decoded as "no reward" can never put more than 1/(K-1) on an action 
 single action is rewarding, which keeps K * P_hat <= 2 there (few false extreme events).
 
 It is trained by importance-weighted maximum likelihood with weights w = 1/(K P(a|x))
-(Algorithm 1, lines 10 and 19), full passes of large-minibatch Adam, and several restarts
-chosen by the held-out weighted IK log-likelihood (which needs no reward).
+(Algorithm 1, lines 10 and 19), full passes of large-minibatch Adam (:class:`IKTrainer`),
+and several restarts chosen by the held-out weighted IK log-likelihood (which needs no
+reward), optionally raced (see ``IGLPConfig.ik_race_epochs``).
 
 References
 ----------
@@ -162,7 +163,7 @@ class IKNet(nn.Module):
         # first-order signal that pulls the decoder off the no-signal saddle
         self.action_state_bias = nn.Embedding(num_actions, states)
         nn.init.zeros_(self.action_state_bias.weight)
-        #: False during warm-up: rho depends on the action only (see ``train_ik``)
+        #: False during warm-up: rho depends on the action only (see ``IKTrainer``)
         self.use_context = True
 
     def user_representation(self, user: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -384,29 +385,3 @@ class IKTrainer:
         self.net.eval()
         with torch.no_grad():
             return float(weighted_nll(self.net, t))
-
-
-def train_ik(
-    net: IKNet,
-    train: Batch,
-    *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    weight_decay: float,
-    seed: int,
-    validation: Batch | None = None,
-    warmup_epochs: int = 0,
-) -> tuple[float, float, list[float]]:
-    """Weighted maximum likelihood with Adam; returns (train nll, validation nll, curve).
-
-    The curve holds the held-out (or training) weighted NLL after each epoch, on at most
-    :data:`CURVE_ROWS` rows; the weights are the SQL job's ``weight`` (1 / (K P(a|x)),
-    Algorithm 1 line 10).
-    """
-    trainer = IKTrainer(net, train, batch_size=batch_size, learning_rate=learning_rate,
-                        weight_decay=weight_decay, seed=seed, validation=validation,
-                        warmup_epochs=warmup_epochs)
-    trainer.run(epochs)
-    train_nll = trainer.epoch_loss
-    return train_nll, trainer.nll("validation") if trainer.t_val is not None else train_nll, trainer.curve
