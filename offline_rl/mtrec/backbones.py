@@ -164,10 +164,20 @@ class SASRec(nn.Module):
 
 
 class DIEN(nn.Module):
-    """Interest extractor GRU, then an attention-gated GRU (AUGRU) driven by the candidate."""
+    """Interest extractor GRU, then an attention-gated GRU (AUGRU) driven by the candidate.
 
-    def __init__(self, num_users, num_items, num_categories, dim=16, hidden=64):
+    With the auxiliary loss of DIEN (Zhou et al., AAAI 2019, Eq. 6): in training, the
+    interest state after history step t must tell the item of step t + 1 from a random item
+    (binary log-loss on dot products), which gives the extractor GRU direct supervision.
+    ``forward`` leaves it in ``auxiliary_loss``; the trainer adds
+    ``auxiliary_weight * auxiliary_loss`` (the paper's alpha, 1 by default; 0 turns it off).
+    """
+
+    def __init__(self, num_users, num_items, num_categories, dim=16, hidden=64,
+                 auxiliary_weight: float = 1.0):
         super().__init__()
+        self.auxiliary_weight = auxiliary_weight
+        self.auxiliary_loss: torch.Tensor | None = None
         self.emb = _Fields(num_users, num_items, num_categories, dim)
         self.extractor = nn.GRU(dim, dim, batch_first=True)
         self.attention = mlp([4 * dim, 32, 1])
@@ -180,6 +190,8 @@ class DIEN(nn.Module):
         vectors, mask = self.emb.history(history, history_category)
         interests, _ = self.extractor(vectors)
         interests = interests * mask
+        if self.training and self.auxiliary_weight > 0:
+            self.auxiliary_loss = self._auxiliary(interests, history, mask)
         candidate = self.emb.items(item, category)
         c = candidate.unsqueeze(1).expand_as(interests)
         scores = self.attention(torch.cat([interests, c, interests - c, interests * c], -1))
@@ -196,6 +208,18 @@ class DIEN(nn.Module):
         user_vector = self.emb.user(user)
         x = torch.cat([user_vector, state, candidate, state * candidate], dim=-1)
         return self.deep(x).squeeze(-1)
+
+    def _auxiliary(self, interests, history, mask) -> torch.Tensor:
+        """Next-behaviour loss over consecutive real history steps (negatives: random items)."""
+        valid = (mask[:, :-1, 0] * mask[:, 1:, 0]) > 0
+        num_items = self.emb.item.num_embeddings
+        if not bool(valid.any()) or num_items < 2:
+            return interests.new_zeros(())
+        state = interests[:, :-1][valid]
+        positive = self.emb.item(history[:, 1:][valid])
+        negative = self.emb.item(torch.randint(1, num_items, (state.shape[0],)))
+        return -(nn.functional.logsigmoid((state * positive).sum(-1))
+                 + nn.functional.logsigmoid(-(state * negative).sum(-1))).mean()
 
 
 #: name -> backbone class; each takes (num_users, num_items, num_categories, dim, hidden).

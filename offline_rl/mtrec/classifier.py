@@ -220,6 +220,9 @@ class MTRecClassifier:
                 index = order[start:start + cfg.batch_size]
                 logits = model(*(t[index] for t in inputs))
                 loss = bce(logits, labels[index])
+                auxiliary = getattr(model, "auxiliary_loss", None)
+                if auxiliary is not None:  # DIEN's next-behaviour loss
+                    loss = loss + model.auxiliary_weight * auxiliary
                 if cfg.kappa > 0:
                     loss = loss + cfg.kappa * alignment_loss(torch.sigmoid(logits),
                                                              positive[index], negative[index])
