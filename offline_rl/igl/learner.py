@@ -107,6 +107,10 @@ class IGLP:
     context_dim_ : int
     ik_restarts_ : list of IKTrainingRecord
         Every restart's seed and held-out weighted IK NLL; ``best_restart_`` is the kept one.
+    ik_no_signal_nll_ : float or None
+        The held-out weighted NLL of the no-signal model (weighted mean log K), the level the
+        kept restart must beat for the decoded rewards to mean anything; None without a
+        held-out split (one restart, or a warm start). Not saved with the model.
     policy_curve_ : list of float
     n_rows_ : int
 
@@ -322,8 +326,10 @@ class IGLP:
                 trainers[best].run(cfg.ik_epochs - epochs_run)
                 held_out[best] = trainers[best].nll("validation")
         best = int(np.argmin(held_out))
+        self.ik_no_signal_nll_: float | None = None
         if validation is not None:
             no_signal = no_signal_nll(validation)
+            self.ik_no_signal_nll_ = no_signal
             if held_out[best] > no_signal - ESCAPE_MARGIN:
                 warnings.warn(NoSignalWarning(
                     f"IGL-P: no IK restart left the no-signal point (best held-out weighted NLL "

@@ -42,6 +42,11 @@ class Progress:
             rows = manifest["rows"].get(name) or {}
             count = max(rows.values()) if rows else ""
             note = "reused" if name in manifest.get("reused_steps", []) else ""
+            fitted = manifest["metrics"].get(name, {})
+            if fitted.get("ik_found_signal") is False:
+                note = (note + "; " if note else "") + (
+                    f"IK found no signal (held-out NLL {fitted['ik_held_out_nll']:.3f}, not below "
+                    f"no-signal {fitted['ik_no_signal_nll']:.3f}): decoded rewards are noise")
             lines.append(f"  {name:<10} {count!s:>12} {seconds:>9.1f}  {note}")
         lift = manifest["metrics"].get("evaluate", {}).get("lift", {})
         if lift:
