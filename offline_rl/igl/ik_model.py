@@ -312,6 +312,11 @@ def no_signal_nll(batch: Batch) -> float:
     return float((weight * np.log(batch.num_candidates)).sum() / max(weight.sum(), 1e-12))
 
 
+def left_no_signal(nll: float, no_signal: float) -> bool:
+    """Whether a weighted NLL is clearly (``ESCAPE_MARGIN``) below the no-signal level."""
+    return nll < no_signal - ESCAPE_MARGIN
+
+
 #: The per-epoch learning curve is measured on at most this many held-out rows (the final
 #: held-out likelihood that selects among restarts always uses all of them).
 CURVE_ROWS = 16384
@@ -379,9 +384,9 @@ class IKTrainer:
                 self.curve.append(float(weighted_nll(net, self.t_monitor)))
         net.use_context = True
 
-    def nll(self, which: str) -> float:
-        """Weighted NLL on all ``train`` or ``validation`` rows (validation falls back to train)."""
-        t = self.t_val if which == "validation" and self.t_val is not None else self.t_train
+    def held_out_nll(self) -> float:
+        """Weighted NLL on every held-out row (on the training rows when there are none)."""
+        t = self.t_val if self.t_val is not None else self.t_train
         self.net.eval()
         with torch.no_grad():
             return float(weighted_nll(self.net, t))

@@ -39,12 +39,12 @@ from offline_rl.igl.batch import (
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
 from offline_rl.igl.ik_model import (
-    ESCAPE_MARGIN,
     IKNet,
     IKTrainer,
     IKTrainingRecord,
     context_moments,
     ik_probabilities,
+    left_no_signal,
     no_signal_nll,
 )
 from offline_rl.igl.policy import (
@@ -111,6 +111,9 @@ class IGLP:
         The held-out weighted NLL of the no-signal model (weighted mean log K), the level the
         kept restart must beat for the decoded rewards to mean anything; None without a
         held-out split (one restart, or a warm start). Not saved with the model.
+    ik_found_signal_ : bool or None
+        Whether the kept restart's held-out NLL is clearly below that level (``False`` also
+        raises :class:`~offline_rl.errors.NoSignalWarning`); None without a held-out split.
     policy_curve_ : list of float
     n_rows_ : int
 
@@ -307,35 +310,37 @@ class IGLP:
                 weight_decay=cfg.ik_weight_decay, seed=seed, validation=validation,
                 warmup_epochs=warmup, context_scaling=scaling,
             ))
+        # the level a useful IK model must beat, on the rows its NLL is measured on
+        no_signal = no_signal_nll(validation if validation is not None else train)
         racing = restarts > 1 and cfg.ik_race_epochs > 0
         for trainer in trainers:
             trainer.run(cfg.ik_race_epochs if racing else cfg.ik_epochs)
-        held_out = [trainer.nll("validation") for trainer in trainers]
+        held_out = [trainer.held_out_nll() for trainer in trainers]
         if racing:
             # the race is extended, one epoch at a time, while every restart still sits at
             # the no-signal point: picking among stuck restarts would keep a stuck one
-            no_signal = no_signal_nll(validation)
             epochs_run = cfg.ik_race_epochs
-            while min(held_out) > no_signal - ESCAPE_MARGIN and epochs_run < cfg.ik_epochs:
+            while not left_no_signal(min(held_out), no_signal) and epochs_run < cfg.ik_epochs:
                 for trainer in trainers:
                     trainer.run(1)
-                held_out = [trainer.nll("validation") for trainer in trainers]
+                held_out = [trainer.held_out_nll() for trainer in trainers]
                 epochs_run += 1
-            best = int(np.argmin(held_out))
+            leader = int(np.argmin(held_out))
             if epochs_run < cfg.ik_epochs:
-                trainers[best].run(cfg.ik_epochs - epochs_run)
-                held_out[best] = trainers[best].nll("validation")
+                trainers[leader].run(cfg.ik_epochs - epochs_run)
+                held_out[leader] = trainers[leader].held_out_nll()
         best = int(np.argmin(held_out))
-        self.ik_no_signal_nll_: float | None = None
-        if validation is not None:
-            no_signal = no_signal_nll(validation)
-            self.ik_no_signal_nll_ = no_signal
-            if held_out[best] > no_signal - ESCAPE_MARGIN:
-                warnings.warn(NoSignalWarning(
-                    f"IGL-P: no IK restart left the no-signal point (best held-out weighted NLL "
-                    f"{held_out[best]:.4f}, no-signal {no_signal:.4f} = weighted mean log K); "
-                    f"the decoded rewards carry no information. Try more ik_restarts, "
-                    f"ik_epochs or data."), stacklevel=3)
+        # judged on held-out rows only: a training NLL below log K can be overfitting
+        self.ik_no_signal_nll_: float | None = no_signal if validation is not None else None
+        self.ik_found_signal_: bool | None = (
+            left_no_signal(held_out[best], no_signal) if validation is not None else None
+        )
+        if self.ik_found_signal_ is False:
+            warnings.warn(NoSignalWarning(
+                f"IGL-P: no IK restart left the no-signal point (best held-out weighted NLL "
+                f"{held_out[best]:.4f}, no-signal {no_signal:.4f} = weighted mean log K); "
+                f"the decoded rewards carry no information. Try more ik_restarts, "
+                f"ik_epochs or data."), stacklevel=3)
         records = [
             IKTrainingRecord(restart, cfg.seed * 1000 + restart, trainer.epoch_loss,
                              held_out[restart], trainer.epochs_run, tuple(trainer.curve))

@@ -309,7 +309,6 @@ def _igl_config(config: NightlyConfig):
 
 
 def _fit_igl(partial: Path, config: NightlyConfig, warm_from: Path | None):
-    from offline_rl.igl.ik_model import ESCAPE_MARGIN
     from offline_rl.igl.learner import IGLP
 
     frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
@@ -339,12 +338,13 @@ def _fit_igl(partial: Path, config: NightlyConfig, warm_from: Path | None):
         "best_ik_restart": int(learner.best_restart_),
         "warm_started": warm_from is not None,
     }
-    no_signal = getattr(learner, "ik_no_signal_nll_", None)
-    if no_signal is not None:
+    if learner.ik_found_signal_ is not None:
         # the decoded rewards mean nothing unless the kept IK model beats the no-signal level
-        held_out = learner.ik_restarts_[learner.best_restart_].validation_nll
-        metrics.update(ik_held_out_nll=round(held_out, 6), ik_no_signal_nll=round(no_signal, 6),
-                       ik_found_signal=bool(held_out < no_signal - ESCAPE_MARGIN))
+        metrics.update(
+            ik_held_out_nll=round(learner.ik_restarts_[learner.best_restart_].validation_nll, 6),
+            ik_no_signal_nll=round(learner.ik_no_signal_nll_, 6),
+            ik_found_signal=learner.ik_found_signal_,
+        )
     return outputs, {"decoded_rewards": decoded.height}, metrics
 
 

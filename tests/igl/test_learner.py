@@ -187,3 +187,18 @@ def test_no_warning_when_a_restart_found_the_signal(covertype_small):
     with warnings.catch_warnings():
         warnings.simplefilter("error", NoSignalWarning)
         IGLP(IGLPConfig(seed=0, **{**SMALL_CONFIG, "policy_epochs": 2})).fit(frame)
+
+
+def test_racing_without_held_out_rows_judges_on_the_training_rows(covertype_small):
+    """validation_fraction = 0: the race still runs (on training NLL), nothing is claimed
+    about the signal, and no warning is raised without held-out rows."""
+    import warnings
+
+    _, frame, _ = covertype_small
+    config = IGLPConfig(seed=0, **{**SMALL_CONFIG, "ik_restarts": 2, "ik_race_epochs": 4,
+                                   "validation_fraction": 0.0, "policy_epochs": 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoSignalWarning)
+        model = IGLP(config).fit(frame)
+    assert sorted(r.epochs for r in model.ik_restarts_)[-1] == config.ik_epochs
+    assert model.ik_found_signal_ is None and model.ik_no_signal_nll_ is None
