@@ -21,11 +21,12 @@ from offline_rl.igl.batch import Vocabulary, action_feature_matrix, make_batch, 
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.learner import _training_weights
 from offline_rl.igl.policy import (
-    PolicyNet,
+    POLICY_SEED_OFFSET,
     exploration_probabilities,
     greedy_index,
+    policy_net,
     policy_scores,
-    train_policy,
+    train_policy_with,
 )
 
 
@@ -60,22 +61,14 @@ class RewardBandit:
             self.context_dim_ = int(batch.context.shape[1])
             import torch
 
-            torch.manual_seed(cfg.seed + 7919)
-            self.policy_model_ = PolicyNet(
-                num_users=self.users_.size,
-                num_actions=self.actions_.size,
+            # seeded before the network is built, so its initialisation is seeded too
+            torch.manual_seed(cfg.seed + POLICY_SEED_OFFSET)
+            self.policy_model_ = policy_net(
+                cfg, num_users=self.users_.size, num_actions=self.actions_.size,
                 context_dim=self.context_dim_,
                 action_features=action_feature_matrix(actions, self.actions_),
-                action_dim=cfg.action_dim,
-                hidden_dim=cfg.hidden_dim,
-                user_dim=cfg.policy_user_dim,
             )
-            self.policy_curve_ = train_policy(
-                self.policy_model_, batch, rewards, epochs=cfg.policy_epochs,
-                batch_size=cfg.policy_batch_size, learning_rate=cfg.policy_learning_rate,
-                weight_decay=cfg.policy_weight_decay, seed=cfg.seed + 7919,
-                use_weights=cfg.policy_weighting == "importance",
-            )
+            self.policy_curve_ = train_policy_with(cfg, self.policy_model_, batch, rewards)
         return self
 
     def _scores(self, frame: pl.DataFrame):

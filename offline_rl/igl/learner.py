@@ -48,11 +48,13 @@ from offline_rl.igl.ik_model import (
     no_signal_nll,
 )
 from offline_rl.igl.policy import (
+    POLICY_SEED_OFFSET,
     PolicyNet,
     exploration_probabilities,
     greedy_index,
+    policy_net,
     policy_scores,
-    train_policy,
+    train_policy_with,
 )
 from offline_rl.igl.warm_start import merged_vocabulary, transfer_parameters
 
@@ -192,17 +194,9 @@ class IGLP:
                     self.policy_model_, warm_start.policy_model_,
                     old_vocabularies=warm_start._vocabularies(), new_vocabularies=self._vocabularies(),
                 )
-            torch.manual_seed(cfg.seed + 7919)
-            self.policy_curve_ = train_policy(
-                self.policy_model_,
-                batch,
-                decoded["decoded_reward"],
-                epochs=cfg.policy_epochs,
-                batch_size=cfg.policy_batch_size,
-                learning_rate=cfg.policy_learning_rate,
-                weight_decay=cfg.policy_weight_decay,
-                seed=cfg.seed + 7919,
-                use_weights=cfg.policy_weighting == "importance",
+            torch.manual_seed(cfg.seed + POLICY_SEED_OFFSET)
+            self.policy_curve_ = train_policy_with(
+                cfg, self.policy_model_, batch, decoded["decoded_reward"]
             )
         return self
 
@@ -248,16 +242,8 @@ class IGLP:
         )
 
     def _new_policy(self) -> PolicyNet:
-        cfg = self.config
-        return PolicyNet(
-            num_users=self.users_.size,
-            num_actions=self.actions_.size,
-            context_dim=self.context_dim_,
-            action_features=self.action_features_,
-            action_dim=cfg.action_dim,
-            hidden_dim=cfg.hidden_dim,
-            user_dim=cfg.policy_user_dim,
-        )
+        return policy_net(self.config, num_users=self.users_.size, num_actions=self.actions_.size,
+                          context_dim=self.context_dim_, action_features=self.action_features_)
 
     def _vocabularies(self) -> dict[str, Vocabulary]:
         return {"users": self.users_, "feedback": self.feedback_vocabulary_, "actions": self.actions_}

@@ -123,6 +123,37 @@ def train_policy(
     return curve
 
 
+#: Offset of the policy's seed from ``IGLPConfig.seed`` (its draws differ from the IK model's).
+POLICY_SEED_OFFSET = 7919
+
+
+def policy_net(config, *, num_users: int, num_actions: int, context_dim: int,
+               action_features: np.ndarray) -> PolicyNet:
+    """A :class:`PolicyNet` sized by the policy fields of an ``IGLPConfig``."""
+    return PolicyNet(
+        num_users=num_users,
+        num_actions=num_actions,
+        context_dim=context_dim,
+        action_features=action_features,
+        action_dim=config.action_dim,
+        hidden_dim=config.hidden_dim,
+        user_dim=config.policy_user_dim,
+    )
+
+
+def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray) -> list[float]:
+    """:func:`train_policy` with the ``policy_*`` fields of an ``IGLPConfig``."""
+    return train_policy(
+        net, batch, rewards,
+        epochs=config.policy_epochs,
+        batch_size=config.policy_batch_size,
+        learning_rate=config.policy_learning_rate,
+        weight_decay=config.policy_weight_decay,
+        seed=config.seed + POLICY_SEED_OFFSET,
+        use_weights=config.policy_weighting == "importance",
+    )
+
+
 @torch.no_grad()
 def policy_scores(net: PolicyNet, batch: Batch, *, chunk: int = 65536) -> np.ndarray:
     """f(x, a) over candidates as float64 (n, k_max); -inf-like in padding."""
