@@ -189,9 +189,10 @@ def build_design(
     the logged policy's on-policy value, or over policy ``baseline``'s estimate with the same
     estimator (the baseline then has no lift rows of its own).
     """
-    if baseline is not None and baseline not in policies:
+    if baseline is not None and (baseline not in policies or len(policies) < 2):
         raise ValueError(
-            f"The baseline policy {baseline!r} is not among the candidate policies {sorted(policies)}."
+            f"The baseline policy {baseline!r} must be one of at least two candidate "
+            f"policies; got {sorted(policies)}."
         )
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown:

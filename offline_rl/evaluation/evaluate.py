@@ -313,11 +313,6 @@ def evaluate_arrays(
         checked[name] = _probabilities(f"policy {name!r}", probs, n, low_open=False)
     if not checked:
         raise ValueError("No candidate policy given.")
-    if config.baseline is not None and (config.baseline not in checked or len(checked) < 2):
-        raise ValueError(
-            f"The baseline policy {config.baseline!r} must be one of at least two candidate "
-            f"policies; got {sorted(checked)}."
-        )
     reward_arrays = {}
     for name, values in rewards.items():
         array = np.asarray(values, dtype=np.float64)
