@@ -1,6 +1,6 @@
 """IGL-P beside Vowpal Wabbit on a Covertype-like personalized stream, in one run.
 
-Stream: the Covertype IGL simulation (``offline_rl.data.simulators.covertype``) with 500k
+Stream: the Covertype IGL simulation (``offline_rl.simulators.covertype``) with 500k
 events, 54 raw features, 7 actions, uniform logging, 100 users (half bizarro) and 100 words
 (half good). The first 80% of events are for learning, the last 20% for the holdout
 true-reward rate of each learner's greedy policy (labels come from the simulator, only for
@@ -75,7 +75,7 @@ def make_stream(rows: int, seed: int = 0) -> dict[str, Path]:
     """Simulate the stream once; write Parquet logs, per-event labels and dsjson files."""
     import polars as pl
 
-    from offline_rl.data.simulators import simulate_logs, write_simulation
+    from offline_rl.simulators import simulate_logs, write_simulation
 
     paths = stream_paths(rows)
     if all(p.exists() for p in paths.values()):

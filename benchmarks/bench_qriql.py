@@ -29,7 +29,7 @@ import torch
 
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.data.simulators.sessions import simulate
+from offline_rl.simulators.sessions import simulate
 from offline_rl.qriql import QRIQL, QRIQLConfig
 
 

@@ -37,7 +37,7 @@ def write_demo_logs(out: str | Path) -> list[Path]:
 
     import pyarrow.parquet as pq
 
-    from offline_rl.data.simulators import simulate_logs
+    from offline_rl.simulators import simulate_logs
 
     out = Path(out)
     # A 100-item catalogue with 10 candidates per request, as in the production experiment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from offline_rl.data.simulators import SIMULATORS, simulate_logs, write_simulation
+from offline_rl.simulators import SIMULATORS, simulate_logs, write_simulation
 
 
 @click.command()

@@ -1,1 +1,1 @@
-"""Data layer: loading, validation, SQL jobs, simulators. Never imports torch."""
+"""Data layer: loading, validation and the SQL jobs. Never imports torch."""

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from offline_rl.data.simulators.sessions import SessionEnvironment, SessionsConfig, run_sessions
+from offline_rl.simulators.sessions import SessionEnvironment, SessionsConfig, run_sessions
 from offline_rl.mtrec.experiment import spearman as _spearman
 
 

@@ -41,8 +41,8 @@ import polars as pl
 from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import PrepareConfig, user_trajectories
-from offline_rl.data.simulators import sessions as sessions_sim
-from offline_rl.data.simulators import simulate_logs
+from offline_rl.simulators import sessions as sessions_sim
+from offline_rl.simulators import simulate_logs
 from offline_rl.evaluation.auc import roc_auc
 from offline_rl.evaluation.trajectory_ncis import ncis_minus_untrained
 from offline_rl.mtrec.classifier import MTRecClassifier, MTRecConfig

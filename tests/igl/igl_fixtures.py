@@ -7,7 +7,7 @@ import polars as pl
 
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
-from offline_rl.data.simulators import simulate_logs
+from offline_rl.simulators import simulate_logs
 
 #: A budget that learns the small problem below in a few seconds on one busy core.
 SMALL_CONFIG = dict(

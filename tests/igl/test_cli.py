@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from offline_rl.cli import main
-from offline_rl.data.simulators import simulate_logs, write_simulation
+from offline_rl.simulators import simulate_logs, write_simulation
 from offline_rl.igl.learner import DECODED_COLUMNS, IGLP
 
 

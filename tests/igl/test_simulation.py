@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from offline_rl.data.simulators._common import Rounds
+from offline_rl.simulators._common import Rounds
 
 
 def test_policy_beats_uniform_on_hidden_reward(fitted_small, covertype_small):
@@ -45,7 +45,7 @@ def test_decoded_reward_tracks_hidden_reward(fitted_small, covertype_small):
 
 def test_on_policy_loop_beats_uniform():
     """Algorithm 1's on-policy branch on a small Covertype environment (SquareCB)."""
-    from offline_rl.data.simulators import make_environment
+    from offline_rl.simulators import make_environment
     from offline_rl.igl.config import IGLPConfig
     from offline_rl.igl.learner import IGLP
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from offline_rl.data.simulators.sessions import SessionEnvironment, SessionsConfig
+from offline_rl.simulators.sessions import SessionEnvironment, SessionsConfig
 from offline_rl.mtrec.policy_gradient import (
     discounted_returns,
     evaluate_policy,

@@ -9,7 +9,7 @@ import pytest
 
 from offline_rl.data.loading import load_logs
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.data.simulators.sessions import SessionsConfig, simulate
+from offline_rl.simulators.sessions import SessionsConfig, simulate
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_config_validation():
 
 
 def test_run_sessions_records_the_true_click_probability(sim):
-    from offline_rl.data.simulators.sessions import run_sessions
+    from offline_rl.simulators.sessions import run_sessions
 
     env = sim.environment
     steps = run_sessions(env, 500, np.random.default_rng([1, 1]))
@@ -67,7 +67,7 @@ def test_run_sessions_records_the_true_click_probability(sim):
 
 
 def test_distrust_lowers_clicks_after_a_disappointing_click():
-    from offline_rl.data.simulators.sessions import SessionEnvironment
+    from offline_rl.simulators.sessions import SessionEnvironment
 
     env = SessionEnvironment(SessionsConfig(distrust_weight=1.0, satisfaction_noise=0.0), seed=0)
     bait = int(np.flatnonzero(env.item_clickbait)[0])

@@ -8,7 +8,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from offline_rl.data.simulators import simulate_logs
+from offline_rl.simulators import simulate_logs
 
 FAST_SETTINGS = """
 [nightly]

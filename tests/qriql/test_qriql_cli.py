@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from offline_rl.cli import main
-from offline_rl.data.simulators.sessions import simulate
+from offline_rl.simulators.sessions import simulate
 from offline_rl.qriql import QRIQL
 
 

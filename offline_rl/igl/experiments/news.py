@@ -2,7 +2,7 @@
 
 Simulated uniform logs of three reader groups (``fox``, ``huffpost``, ``time``) reacting to
 posts with like / love / haha / wow / sad / angry / comment / share / none
-(``offline_rl.data.simulators.news``; variable candidate sets, post features). Three policies
+(``offline_rl.simulators.news``; variable candidate sets, post features). Three policies
 of the same class are fitted off-policy on the logs:
 
 * IGL-P(3) with ``angry`` as the definitely-negative oracle (alpha as given);
@@ -29,9 +29,9 @@ import polars as pl
 from offline_rl.data.atomic import atomic_path, atomic_write_parquet
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
-from offline_rl.data.simulators import simulate_logs
-from offline_rl.data.simulators._common import run_policy
-from offline_rl.data.simulators.news import EMOJI, GROUPS
+from offline_rl.simulators import simulate_logs
+from offline_rl.simulators._common import run_policy
+from offline_rl.simulators.news import EMOJI, GROUPS
 from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.experiments._common import print_table

@@ -1,6 +1,6 @@
 """Production-like image recommendation (IGL-P paper, Section 4.3, Table 1).
 
-Simulated logs (``offline_rl.data.simulators.production``) with click / like / dislike /
+Simulated logs (``offline_rl.simulators.production``) with click / like / dislike /
 none feedback, collected by uniform exploration traffic (every candidate shown with
 probability 1/K). Three policies are fitted on the first half of the logs, all of the same
 model class (:class:`offline_rl.igl.policy.PolicyNet`, epsilon-greedy):
@@ -44,9 +44,9 @@ import polars as pl
 from offline_rl.data.atomic import atomic_path, atomic_write_parquet
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
-from offline_rl.data.simulators import simulate_logs
-from offline_rl.data.simulators._common import run_policy
-from offline_rl.data.simulators.production import HAND_ENGINEERED_WEIGHTS, logging_policy
+from offline_rl.simulators import simulate_logs
+from offline_rl.simulators._common import run_policy
+from offline_rl.simulators.production import HAND_ENGINEERED_WEIGHTS, logging_policy
 from offline_rl.evaluation import EvaluationConfig, relative_lift
 from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig

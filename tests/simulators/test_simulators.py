@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from offline_rl.data.simulators import (
+from offline_rl.simulators import (
     SIMULATORS,
     Rounds,
     UniformPolicy,
@@ -19,7 +19,7 @@ from offline_rl.data.simulators import (
     simulate_logs,
     write_simulation,
 )
-from offline_rl.data.simulators._common import (
+from offline_rl.simulators._common import (
     PAD_ACTION,
     categorical_codes,
     sample_without_replacement,
@@ -306,7 +306,7 @@ def test_news_reactions_and_variable_candidate_sets(sims):
 
 def test_news_emoji_conventions_differ_by_group():
     """Emoji reactions signal good posts for time readers but bad posts for fox readers."""
-    from offline_rl.data.simulators.news import EMOJI, GROUPS, REACTION_TABLE, VOCABULARY
+    from offline_rl.simulators.news import EMOJI, GROUPS, REACTION_TABLE, VOCABULARY
 
     emoji = [VOCABULARY.index(e) for e in EMOJI]
     p_emoji = REACTION_TABLE[:, :, emoji].sum(axis=2)  # [group, r + 1]

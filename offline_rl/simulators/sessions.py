@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from offline_rl.data.simulators._common import (
+from offline_rl.simulators._common import (
     SIMULATOR_VERSION,
     Rounds,
     SimulatedLogs,
@@ -410,7 +410,7 @@ def logs_from_steps(env: SessionEnvironment, steps: dict[str, np.ndarray], rng, 
 
 
 def logging_policy(env: SessionEnvironment):
-    """The logging policy as a :class:`~offline_rl.data.simulators.Policy` over rounds."""
+    """The logging policy as a :class:`~offline_rl.simulators.Policy` over rounds."""
 
     def policy(rounds: Rounds) -> np.ndarray:
         return env.logging_probabilities(rounds.user_id, rounds.candidate_actions)

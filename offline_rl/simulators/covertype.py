@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from offline_rl.data.datasets import COVERTYPE_N_CLASSES, load_covertype
-from offline_rl.data.simulators._common import (
+from offline_rl.simulators._common import (
     SIMULATOR_VERSION,
     Rounds,
     SimulatedLogs,

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from offline_rl.data.simulators import covertype, news, production, sessions
-from offline_rl.data.simulators._common import (
+from offline_rl.simulators import covertype, news, production, sessions
+from offline_rl.simulators._common import (
     PAD_ACTION,
     Environment,
     Policy,

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from offline_rl.data.simulators._common import (
+from offline_rl.simulators._common import (
     SIMULATOR_VERSION,
     Rounds,
     SimulatedLogs,
