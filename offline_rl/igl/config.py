@@ -1,33 +1,22 @@
 """Configuration of the IGL-P learner (:class:`offline_rl.igl.learner.IGLP`).
 
-One frozen, keyword-only dataclass, validated on construction, with a JSON round trip
-(:meth:`IGLPConfig.to_dict` / :meth:`IGLPConfig.from_dict`) carrying a schema version.
-Every field's docstring doubles as CLI help.
+One frozen, keyword-only dataclass validated against its constraint table on construction
+(:mod:`offline_rl.config`), with a JSON round trip carrying ``schema_version``. Every field's
+docstring doubles as CLI help.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-CONFIG_SCHEMA_VERSION = "1"
+from offline_rl.config import Boolean, Choice, Config, Integer, Real, Rule, Strings
 
 _EXPLORATIONS = ("epsilon_greedy", "squarecb", "greedy")
 _POLICY_WEIGHTINGS = ("importance", "none")
 
 
-def _check(condition: bool, name: str, rule: str, value: Any, valid: str | None = None) -> None:
-    if not condition:
-        message = f"The {name!r} parameter of IGLPConfig must be {rule}. Got {value!r} instead."
-        if valid:
-            message += f" Valid options: {valid}."
-        raise ValueError(message)
-
-
 @dataclass(frozen=True, kw_only=True)
-class IGLPConfig:
+class IGLPConfig(Config):
     """Hyperparameters of IGL-P (Algorithm 1 of Maghakian et al., 2023).
 
     References
@@ -134,79 +123,45 @@ class IGLPConfig:
     seed: int = 0
     """Seed of every random choice (initialisation, shuffling, restarts)."""
 
-    version: str = field(default=CONFIG_SCHEMA_VERSION)
-    """Schema version of this configuration."""
-
-    def __post_init__(self) -> None:
-        _check(self.states in (2, 3), "states", "2 or 3", self.states, "2, 3")
-        if isinstance(self.negative_signals, str) or not isinstance(
-            self.negative_signals, tuple | list
-        ):
-            raise ValueError(
-                "The 'negative_signals' parameter of IGLPConfig must be a tuple of feedback "
-                f"signals. Got {self.negative_signals!r} instead."
-            )
-        object.__setattr__(self, "negative_signals", tuple(str(s) for s in self.negative_signals))
-        _check(
-            self.states == 3 or not self.negative_signals,
-            "negative_signals",
-            "empty when states == 2 (the oracle only exists for 3 latent states)",
-            self.negative_signals,
-        )
-        _check(self.alpha > 0 and self.alpha <= 1e6, "alpha", "a float in (0, 1e6]", self.alpha)
-        _check(
-            self.states == 3 or self.alpha == 1.0,
-            "alpha",
-            "1.0 when states == 2 (alpha = 1 embeds 2-state IGL)",
-            self.alpha,
-        )
-        _check(self.threshold > 0, "threshold", "> 0", self.threshold)
-        for name in ("embedding_dim", "action_dim", "ik_epochs", "ik_batch_size",
-                     "ik_restarts", "policy_epochs", "policy_batch_size", "max_threads"):
-            value = getattr(self, name)
-            _check(isinstance(value, int) and value >= 1, name, "an int >= 1", value)
-        _check(isinstance(self.ik_warmup_epochs, int) and self.ik_warmup_epochs >= 0,
-               "ik_warmup_epochs", "an int >= 0", self.ik_warmup_epochs)
-        _check(isinstance(self.ik_race_epochs, int) and 0 <= self.ik_race_epochs < self.ik_epochs,
-               "ik_race_epochs", f"an int in [0, ik_epochs = {self.ik_epochs})", self.ik_race_epochs)
-        _check(isinstance(self.policy_user_dim, int) and self.policy_user_dim >= 0,
-               "policy_user_dim", "an int >= 0", self.policy_user_dim)
-        _check(isinstance(self.hidden_dim, int) and self.hidden_dim >= 0,
-               "hidden_dim", "an int >= 0", self.hidden_dim)
-        for name in ("ik_learning_rate", "policy_learning_rate", "ik_init_scale"):
-            value = getattr(self, name)
-            _check(value > 0, name, "a float > 0", value)
-        for name in ("ik_weight_decay", "policy_weight_decay"):
-            value = getattr(self, name)
-            _check(value >= 0, name, "a float >= 0", value)
-        _check(0 <= self.validation_fraction < 1, "validation_fraction", "in [0, 1)",
-               self.validation_fraction)
-        _check(self.policy_weighting in _POLICY_WEIGHTINGS, "policy_weighting",
-               f"a str among {_POLICY_WEIGHTINGS}", self.policy_weighting)
-        _check(self.exploration in _EXPLORATIONS, "exploration",
-               f"a str among {_EXPLORATIONS}", self.exploration)
-        _check(0 <= self.epsilon <= 1, "epsilon", "in [0, 1]", self.epsilon)
-        _check(self.gamma > 0, "gamma", "> 0", self.gamma)
-        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an int >= 0", self.seed)
-        _check(self.version == CONFIG_SCHEMA_VERSION, "version",
-               f"{CONFIG_SCHEMA_VERSION!r}", self.version)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dictionary of every field (tuples become lists)."""
-        out = dataclasses.asdict(self)
-        out["negative_signals"] = list(self.negative_signals)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> IGLPConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(
-                f"Unknown IGLPConfig field(s) {unknown}; valid fields: {sorted(names)}."
-            )
-        kwargs = dict(data)
-        if "negative_signals" in kwargs:
-            kwargs["negative_signals"] = tuple(kwargs["negative_signals"])
-        return cls(**kwargs)
+    CONSTRAINTS = {
+        "states": Integer(2, 3),
+        "negative_signals": Strings(),
+        "alpha": Real(0.0, 1e6, low_open=True),
+        "threshold": Real(0.0, low_open=True),
+        "embedding_dim": Integer(1),
+        "action_dim": Integer(1),
+        "hidden_dim": Integer(0),
+        "context_interaction": Boolean(),
+        "ik_epochs": Integer(1),
+        "ik_warmup_epochs": Integer(0),
+        "ik_batch_size": Integer(1),
+        "ik_learning_rate": Real(0.0, low_open=True),
+        "ik_restarts": Integer(1),
+        "ik_race_epochs": Integer(0),
+        "ik_init_scale": Real(0.0, low_open=True),
+        "ik_weight_decay": Real(0.0),
+        "validation_fraction": Real(0.0, 1.0, high_open=True),
+        "policy_user_dim": Integer(0),
+        "policy_epochs": Integer(1),
+        "policy_batch_size": Integer(1),
+        "policy_learning_rate": Real(0.0, low_open=True),
+        "policy_weight_decay": Real(0.0),
+        "policy_weighting": Choice(_POLICY_WEIGHTINGS),
+        "exploration": Choice(_EXPLORATIONS),
+        "epsilon": Real(0.0, 1.0),
+        "gamma": Real(0.0, low_open=True),
+        "max_threads": Integer(1),
+        "seed": Integer(0),
+    }
+    RULES = (
+        Rule("negative_signals",
+             "non-empty when states == 3 (the definitely-negative oracle, e.g. ('dislike',))",
+             lambda c: c.states == 2 or bool(c.negative_signals)),
+        Rule("negative_signals",
+             "empty when states == 2 (the oracle only exists for 3 latent states)",
+             lambda c: c.states == 3 or not c.negative_signals),
+        Rule("alpha", "1.0 when states == 2 (alpha = 1 embeds 2-state IGL)",
+             lambda c: c.states == 3 or c.alpha == 1.0),
+        Rule("ik_race_epochs", "an int in [0, ik_epochs)",
+             lambda c: c.ik_race_epochs < c.ik_epochs),
+    )

@@ -1,0 +1,141 @@
+"""The one config mechanism (offline_rl.config) and every config that uses it.
+
+One parametrised table of bad settings for all configs: each row is (config class, settings,
+the message it must raise). A config added to the toolkit joins ``CONFIGS`` and gets the
+round-trip, unknown-key, version-key and constraint-table checks for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from offline_rl.config import (
+    Choice,
+    Config,
+    ConfigError,
+    Integer,
+    Optional,
+    Real,
+    Rule,
+    Strings,
+    field_help,
+)
+from offline_rl.igl.config import IGLPConfig
+
+#: Every config class and one valid, non-default instance of it.
+CONFIGS: list[Config] = [
+    IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
+]
+
+BAD = [
+    (IGLPConfig, {"states": 4}, "'states' parameter of IGLPConfig must be an int in [2, 3]. Got 4 instead."),
+    (IGLPConfig, {"states": 3}, "'negative_signals' parameter of IGLPConfig must be non-empty when states == 3"),
+    (IGLPConfig, {"negative_signals": ("dislike",)}, "must be empty when states == 2"),
+    (IGLPConfig, {"states": 3, "negative_signals": "dislike"},
+     "'negative_signals' parameter of IGLPConfig must be a tuple of str without repeats. Got 'dislike' instead."),
+    (IGLPConfig, {"states": 3, "negative_signals": ("dislike", "dislike")}, "without repeats"),
+    (IGLPConfig, {"states": 3, "negative_signals": ("dislike",), "alpha": 0.0},
+     "'alpha' parameter of IGLPConfig must be a float in (0, 1e+06]. Got 0.0 instead."),
+    (IGLPConfig, {"alpha": 0.5}, "1.0 when states == 2"),
+    (IGLPConfig, {"exploration": "ucb"}, "'exploration' parameter of IGLPConfig must be a str among"),
+    (IGLPConfig, {"ik_restarts": 0}, "'ik_restarts' parameter of IGLPConfig must be an int >= 1. Got 0"),
+    (IGLPConfig, {"ik_restarts": True}, "'ik_restarts' parameter of IGLPConfig must be an int >= 1. Got True"),
+    (IGLPConfig, {"validation_fraction": 1.0}, "'validation_fraction' parameter of IGLPConfig must be a float in [0, 1)"),
+    (IGLPConfig, {"policy_weighting": "clipped"}, "'policy_weighting'"),
+    (IGLPConfig, {"epsilon": float("nan")}, "'epsilon' parameter of IGLPConfig must be a float in [0, 1]. Got nan"),
+    (IGLPConfig, {"ik_race_epochs": 40}, "'ik_race_epochs' parameter of IGLPConfig must be an int in [0, ik_epochs)"),
+    (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
+]
+
+
+@pytest.mark.parametrize("cls, settings, message", BAD, ids=lambda v: getattr(v, "__name__", None))
+def test_bad_settings_raise_one_message(cls, settings, message):
+    with pytest.raises(ConfigError) as raised:
+        cls(**settings)
+    assert message in str(raised.value)
+    assert isinstance(raised.value, ValueError)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: type(c).__name__)
+def test_json_round_trip(config):
+    data = json.loads(json.dumps(config.to_dict()))
+    assert data["schema_version"] == type(config).SCHEMA_VERSION
+    assert "version" not in data or "version" in {f.name for f in dataclasses.fields(config)}
+    assert type(config).from_dict(data) == config
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: type(c).__name__)
+def test_unknown_keys_and_wrong_version_are_refused(config):
+    cls = type(config)
+    data = config.to_dict()
+    with pytest.raises(ConfigError, match=rf"Unknown {cls.__name__} setting\(s\) \['sedd'\]"):
+        cls.from_dict({**data, "sedd": 1})
+    with pytest.raises(ConfigError, match="schema_version"):
+        cls.from_dict({**data, "schema_version": "0"})
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: type(c).__name__)
+def test_legacy_version_key_is_read(config):
+    data = config.to_dict()
+    data["version"] = data.pop("schema_version")
+    assert type(config).from_dict(data) == config
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: type(c).__name__)
+def test_every_field_is_constrained_and_documented(config):
+    cls = type(config)
+    names = {f.name for f in dataclasses.fields(cls)}
+    assert set(cls.CONSTRAINTS) == names
+    assert dataclasses.fields(cls) and all(f.kw_only for f in dataclasses.fields(cls))
+    assert set(field_help(cls)) >= names, sorted(names - set(field_help(cls)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 1  # type: ignore[misc]
+
+
+def test_a_table_that_misses_a_field_is_refused():
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Broken(Config):
+        a: int = 1
+        """An int."""
+        b: int = 2
+        """Another."""
+
+        CONSTRAINTS = {"a": Integer()}
+
+    with pytest.raises(TypeError, match=r"missing \['b'\]"):
+        Broken()
+
+
+def test_values_are_normalised():
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Example(Config):
+        names: tuple[str, ...] = ()
+        """Names."""
+        rate: float = 1.0
+        """A rate."""
+        cap: float | None = None
+        """A cap."""
+        mode: str = "a"
+        """A mode."""
+
+        CONSTRAINTS = {
+            "names": Strings(options=("x", "y")),
+            "rate": Real(0.0, 2.0),
+            "cap": Optional(Real(0.0, low_open=True)),
+            "mode": Choice(("a", "b")),
+        }
+        RULES = (Rule("cap", "set when mode == 'b'", lambda c: c.mode == "a" or c.cap is not None),)
+
+    example = Example(names=["x"], rate=1)
+    assert example.names == ("x",) and isinstance(example.rate, float)
+    assert example.to_dict() == {"schema_version": "1", "names": ["x"], "rate": 1.0, "cap": None, "mode": "a"}
+    with pytest.raises(ConfigError, match=r"must be a tuple of str among \{'x', 'y'\}"):
+        Example(names=("z",))
+    with pytest.raises(ConfigError, match="'cap' parameter of Example must be set when mode == 'b'. Got None"):
+        Example(mode="b")
+    with pytest.raises(ConfigError, match=r"must be None or a float > 0. Got 0 instead"):
+        Example(cap=0)
+    assert example.replace(mode="b", cap=2.0).cap == 2.0
