@@ -29,8 +29,8 @@ import torch
 
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.simulators.sessions import simulate
 from offline_rl.qriql import QRIQL, QRIQLConfig
+from offline_rl.simulators.sessions import simulate
 
 
 def time_to_loss(trajectories, categories, *, quantiles, batch, target, max_steps, threads):

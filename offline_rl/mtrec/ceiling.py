@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from offline_rl.simulators.sessions import SessionEnvironment, SessionsConfig, run_sessions
 from offline_rl.mtrec.experiment import spearman as _spearman
+from offline_rl.simulators.sessions import SessionEnvironment, SessionsConfig, run_sessions
 
 
 def iq_learn_state_rewards(probs: np.ndarray, *, alpha: float = 0.5,

@@ -41,12 +41,12 @@ import polars as pl
 from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import PrepareConfig, user_trajectories
-from offline_rl.simulators import sessions as sessions_sim
-from offline_rl.simulators import simulate_logs
 from offline_rl.evaluation.auc import roc_auc
 from offline_rl.evaluation.trajectory_ncis import ncis_minus_untrained
 from offline_rl.mtrec.classifier import MTRecClassifier, MTRecConfig
 from offline_rl.qriql import QRIQL, QRIQLConfig
+from offline_rl.simulators import sessions as sessions_sim
+from offline_rl.simulators import simulate_logs
 
 DEFAULT_BACKBONES = ("wide_deep", "deepfm", "pnn", "din", "dien", "sasrec")
 DISPLAY = {"wide_deep": "Wide&Deep", "deepfm": "DeepFM", "pnn": "PNN", "din": "DIN",

@@ -22,8 +22,8 @@ from torch import nn
 
 from offline_rl.artifacts import torch_threads
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.simulators.sessions import SessionEnvironment, logs_from_steps, run_sessions
 from offline_rl.qriql.learner import QRIQL
+from offline_rl.simulators.sessions import SessionEnvironment, logs_from_steps, run_sessions
 
 
 class ScoringPolicy(nn.Module):

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from offline_rl.cli import main
-from offline_rl.simulators import simulate_logs, write_simulation
 from offline_rl.igl.learner import DECODED_COLUMNS, IGLP
+from offline_rl.simulators import simulate_logs, write_simulation
 
 
 @pytest.fixture(scope="module")

@@ -45,9 +45,9 @@ def test_decoded_reward_tracks_hidden_reward(fitted_small, covertype_small):
 
 def test_on_policy_loop_beats_uniform():
     """Algorithm 1's on-policy branch on a small Covertype environment (SquareCB)."""
-    from offline_rl.simulators import make_environment
     from offline_rl.igl.config import IGLPConfig
     from offline_rl.igl.learner import IGLP
+    from offline_rl.simulators import make_environment
 
     env = make_environment("covertype", seed=0, n_users=10, n_words=10)
     config = IGLPConfig(hidden_dim=32, action_dim=8, max_threads=1, ik_warmup_epochs=2,

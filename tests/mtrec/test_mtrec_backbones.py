@@ -9,10 +9,10 @@ import torch
 
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.simulators.sessions import simulate
 from offline_rl.errors import HiddenRewardError, NotFittedError
 from offline_rl.mtrec import BACKBONES, MTRecClassifier, MTRecConfig
 from offline_rl.mtrec.classifier import alignment_loss
+from offline_rl.simulators.sessions import simulate
 
 
 @pytest.fixture(scope="module")

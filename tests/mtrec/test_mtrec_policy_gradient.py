@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from offline_rl.simulators.sessions import SessionEnvironment, SessionsConfig
 from offline_rl.mtrec.policy_gradient import (
     discounted_returns,
     evaluate_policy,
     train_policy,
 )
+from offline_rl.simulators.sessions import SessionEnvironment, SessionsConfig
 
 
 def test_discounted_returns_restart_per_session():

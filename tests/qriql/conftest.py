@@ -7,8 +7,8 @@ import pytest
 
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.simulators.sessions import simulate
 from offline_rl.qriql import QRIQLConfig
+from offline_rl.simulators.sessions import simulate
 
 SMALL = dict(steps=15, batch_size=256, embedding_dim=8, hidden_dim=16, quantiles=4)
 

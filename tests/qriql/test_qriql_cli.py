@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from offline_rl.cli import main
-from offline_rl.simulators.sessions import simulate
 from offline_rl.qriql import QRIQL
+from offline_rl.simulators.sessions import simulate
 
 
 @pytest.fixture(scope="module")

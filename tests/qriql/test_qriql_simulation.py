@@ -15,7 +15,6 @@ import pytest
 
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.simulators.sessions import simulate
 from offline_rl.evaluation.auc import roc_auc
 from offline_rl.mtrec.experiment import (
     ExperimentConfig,
@@ -24,6 +23,7 @@ from offline_rl.mtrec.experiment import (
     spearman,
 )
 from offline_rl.qriql import QRIQL, QRIQLConfig
+from offline_rl.simulators.sessions import simulate
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from offline_rl.schema import LOG_SCHEMA, vocabulary_from_metadata
 from offline_rl.simulators import (
     SIMULATORS,
     Rounds,
@@ -24,7 +25,6 @@ from offline_rl.simulators._common import (
     categorical_codes,
     sample_without_replacement,
 )
-from offline_rl.schema import LOG_SCHEMA, vocabulary_from_metadata
 
 NAMES = sorted(SIMULATORS)
 ROWS = 3_000

@@ -32,11 +32,11 @@ import polars as pl
 from offline_rl.data.atomic import atomic_path, atomic_write_parquet
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
-from offline_rl.simulators import simulate_logs
 from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.experiments._common import kmeans_purity, precision_recall_f1, print_table
 from offline_rl.igl.learner import IGLP
+from offline_rl.simulators import simulate_logs
 
 ROWS = 60_000
 HOLDOUT_FRACTION = 0.2

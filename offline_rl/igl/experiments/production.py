@@ -44,14 +44,14 @@ import polars as pl
 from offline_rl.data.atomic import atomic_path, atomic_write_parquet
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
-from offline_rl.simulators import simulate_logs
-from offline_rl.simulators._common import run_policy
-from offline_rl.simulators.production import HAND_ENGINEERED_WEIGHTS, logging_policy
 from offline_rl.evaluation import EvaluationConfig, relative_lift
 from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.experiments._common import print_table, rounds_frame
 from offline_rl.igl.learner import IGLP
+from offline_rl.simulators import simulate_logs
+from offline_rl.simulators._common import run_policy
+from offline_rl.simulators.production import HAND_ENGINEERED_WEIGHTS, logging_policy
 
 METRICS = {"clicks": "click", "likes": "like", "dislikes": "dislike"}
 BASELINE = "baseline"
