@@ -23,11 +23,13 @@ from offline_rl.config import (
     Strings,
     field_help,
 )
+from offline_rl.evaluation.evaluate import EvaluationConfig
 from offline_rl.igl.config import IGLPConfig
 
 #: Every config class and one valid, non-default instance of it.
 CONFIGS: list[Config] = [
     IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
+    EvaluationConfig(estimators=("ips", "snips"), interval="bca", seed=3, max_units=None, baseline="prod"),
 ]
 
 BAD = [
@@ -48,6 +50,24 @@ BAD = [
     (IGLPConfig, {"epsilon": float("nan")}, "'epsilon' parameter of IGLPConfig must be a float in [0, 1]. Got nan"),
     (IGLPConfig, {"ik_race_epochs": 40}, "'ik_race_epochs' parameter of IGLPConfig must be an int in [0, ik_epochs)"),
     (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
+    # EvaluationConfig
+    (EvaluationConfig, {"estimators": ("ips", "switch")},
+     "'estimators' parameter of EvaluationConfig must be a tuple of str among {'ips', 'capped_ips', 'snips'"),
+    (EvaluationConfig, {"estimators": ()}, "'estimators' parameter of EvaluationConfig must be a tuple of str"),
+    (EvaluationConfig, {"estimators": ("ips",)},
+     "'primary_estimator' parameter of EvaluationConfig must be one of `estimators`. Got 'snips'"),
+    (EvaluationConfig, {"weight_cap": 0}, "'weight_cap' parameter of EvaluationConfig must be a float > 0. Got 0 instead."),
+    (EvaluationConfig, {"n_replicates": 1},
+     "'n_replicates' parameter of EvaluationConfig must be 0 (no bootstrap) or an int >= 2. Got 1"),
+    (EvaluationConfig, {"n_replicates": 0},
+     "'interval' parameter of EvaluationConfig must be 'delta' when n_replicates == 0"),
+    (EvaluationConfig, {"interval": "wald"}, "'interval' parameter of EvaluationConfig must be a str among"),
+    (EvaluationConfig, {"confidence": 95}, "'confidence' parameter of EvaluationConfig must be a float in (0, 1). Got 95"),
+    (EvaluationConfig, {"resample": "sessions"},
+     "'resample' parameter of EvaluationConfig must be a str among {'events', 'users'}. Got 'sessions'"),
+    (EvaluationConfig, {"max_units": 10}, "'max_units' parameter of EvaluationConfig must be None or an int >= 100. Got 10"),
+    (EvaluationConfig, {"baseline": "logged"}, "'baseline' parameter of EvaluationConfig must be None (lift over the logged"),
+    (EvaluationConfig, {"seed": -1}, "'seed' parameter of EvaluationConfig must be an int >= 0. Got -1"),
 ]
 
 
