@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -51,7 +52,9 @@ from offline_rl.nightly.manifest import (
     sql_file_hashes,
 )
 from offline_rl.nightly.partitions import select_partition
-from offline_rl.nightly.progress import Progress
+from offline_rl.nightly.progress import Progress, format_summary
+
+logger = logging.getLogger(__name__)
 
 STEPS = ("validate", "prepare", "fit_igl", "fit_qriql", "evaluate")
 #: The earlier steps whose outputs each step reads (their sha256 enter its fingerprint).
@@ -91,6 +94,12 @@ class NightlyResult:
     def report_path(self) -> Path:
         return self.run_dir / "report.html"
 
+    def summary(self) -> str:
+        """What a person reads the morning after: steps, rows, seconds, lift, where to look."""
+        if self.up_to_date:
+            return f"run {self.date} is up to date: {self.run_dir}\n  report: {self.report_path}"
+        return format_summary(self.run_dir, self.manifest)
+
 
 class _Run:
     """The state of one run being built in its partial folder."""
@@ -111,7 +120,7 @@ class _Run:
             ):
                 record = StepRecord(**{**recorded, "reused": True})
                 self.records[name] = record
-                self.progress.note(f"{name}: reused from an earlier attempt")
+                logger.info("%s: reused from an earlier attempt", name)
                 return record
         started = time.perf_counter()
         self.progress.start(name)
@@ -126,7 +135,7 @@ class _Run:
         )
         atomic_write_text(marker, json.dumps(_record_dict(record), indent=2, sort_keys=True) + "\n")
         self.records[name] = record
-        self.progress.finish(name, record)
+        self.progress.finish()
         return record
 
     def output_hashes(self, *names: str) -> dict[str, str]:
@@ -149,7 +158,10 @@ def _fingerprint(value: Any) -> str:
 
 
 def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = False) -> NightlyResult:
-    """Run (or resume, or confirm up to date) the nightly job described by ``config``."""
+    """Run (or resume, or confirm up to date) the nightly job described by ``config``.
+
+    ``quiet`` hides the progress bar; :meth:`NightlyResult.summary` is the closing report.
+    """
     partition = select_partition(config.logs, config.date, window_days=config.window_days)
     runs = Path(config.runs_dir)
     final = runs / partition.date
@@ -159,17 +171,16 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     input_hashes = {str(path): sha256_file(path) for path in partition.files}
     settings = step_settings(configs, input_hashes=input_hashes, sql_hashes=sql_file_hashes(), warm_from=warm_from)
     run_fingerprint = _fingerprint({"config": _effective_settings(config, partition.date), "steps": settings})
-    progress = Progress(quiet=quiet, total=len(settings))
 
     if (final / "manifest.json").is_file() and not force:
         manifest = json.loads((final / "manifest.json").read_text())
         if manifest.get("run_fingerprint") == run_fingerprint:
-            progress.note(f"run {partition.date} is up to date: {final}")
             return NightlyResult(run_dir=final, date=partition.date, up_to_date=True, manifest=manifest)
 
     if force and partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)
+    progress = Progress(quiet=quiet, total=len(settings))
     run = _Run(partial, progress)
     started_utc = dt.datetime.now(dt.UTC)
     files = [str(path) for path in partition.files]
@@ -183,6 +194,7 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     for name in STEPS:
         if name in settings:
             run.step(name, settings[name], work[name])
+    progress.close()
 
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
@@ -209,7 +221,6 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     atomic_write_text(partial / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(partial / ".steps", ignore_errors=True)
     _publish(partial, final)
-    progress.summary(final, manifest)
     return NightlyResult(run_dir=final, date=partition.date, up_to_date=False, steps=dict(run.records), manifest=manifest)
 
 
