@@ -23,7 +23,9 @@ import polars as pl
 
 from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
 
-logger = logging.getLogger(__name__)
+# Named explicitly: run as `python -m offline_rl.demo`, __name__ is "__main__", which is
+# outside the "offline_rl" logger tree that main() shows.
+logger = logging.getLogger("offline_rl.demo")
 
 DEMO_SEED = 7
 DEMO_DAYS = 3
