@@ -32,8 +32,11 @@ bench: $(STAMP)
 		echo "== $$script"; $(PY) $$script; \
 	done
 
+# Style (ruff) and the import contracts of pyproject.toml's [tool.importlinter]: the package
+# layers, and no torch under offline_rl.data or offline_rl.evaluation.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 
 demo: $(STAMP)
 	$(PY) -m offline_rl.demo --out $(DEMO)

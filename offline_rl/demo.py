@@ -3,7 +3,8 @@
 The shipped logs are three days of the production-like simulator (IGL-P §4.3: clicks, likes,
 dislikes, a logging policy built on a hand-engineered reward), partitioned by date the way a
 logging pipeline writes them. The demo runs the nightly job for each day in order, so the
-second and third nights warm-start from the night before, then prints where the report is.
+second and third nights warm-start from the night before, then says where the report is.
+Each night's summary is logged (logger ``offline_rl.demo``); ``main`` shows the log.
 
 Regenerate the shipped logs with ``python -m offline_rl.demo --write-logs datasets/demo``.
 """
@@ -12,14 +13,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import shutil
-import sys
 import time
 from pathlib import Path
 
+import click
 import polars as pl
 
 from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
+
+# Named explicitly: run as `python -m offline_rl.demo`, __name__ is "__main__", which is
+# outside the "offline_rl" logger tree that main() shows.
+logger = logging.getLogger("offline_rl.demo")
 
 DEMO_SEED = 7
 DEMO_DAYS = 3
@@ -87,11 +93,14 @@ def run_demo(out: str | Path, *, quiet: bool = False) -> Path:
             actions=str(logs.parent / "production-actions.parquet"),
         )
         result = run_nightly(config, quiet=quiet)
+        logger.info("%s", result.summary())
     assert result is not None
     return result.report_path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from offline_rl.cli import library_log
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo-output", help="Folder for the demo's runs (default: demo-output).")
     parser.add_argument("--write-logs", metavar="DIR", help="Regenerate the shipped demo logs into DIR and exit.")
@@ -100,20 +109,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write_logs:
         for path in write_demo_logs(args.write_logs):
-            print(path)
+            click.echo(path)
         return 0
     if args.clean:
         shutil.rmtree(args.out, ignore_errors=True)
     started = time.perf_counter()
     try:
-        report = run_demo(args.out, quiet=args.quiet)
+        with library_log(err=False):
+            report = run_demo(args.out, quiet=args.quiet)
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        click.echo(f"error: {error}", err=True)
         return 2
     minutes = (time.perf_counter() - started) / 60
-    print(f"\ndemo finished in {minutes:.1f} min ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)")
-    print(f"open the report: {report.resolve()}")
-    print(f"ask questions:   .venv/bin/offline-rl sql --run {report.parent} --list")
+    click.echo(f"\ndemo finished in {minutes:.1f} min ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)")
+    click.echo(f"open the report: {report.resolve()}")
+    click.echo(f"ask questions:   .venv/bin/offline-rl sql --run {report.parent} --list")
     return 0
 
 

@@ -23,11 +23,16 @@ from offline_rl.config import (
     Strings,
     field_help,
 )
+from offline_rl.evaluation.evaluate import EvaluationConfig
 from offline_rl.igl.config import IGLPConfig
+from offline_rl.nightly.config import NightlyConfig
 
 #: Every config class and one valid, non-default instance of it.
 CONFIGS: list[Config] = [
     IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
+    NightlyConfig(logs="logs/", date="2026-11-01", states=2, negative_signals=("dislike", "angry"), seed=5,
+                  max_weight=20.0, vocabulary=("none", "click", "dislike"), bootstrap_replicates=0),
+    EvaluationConfig(estimators=("ips", "snips"), interval="bca", seed=3, max_units=None, baseline="prod"),
 ]
 
 BAD = [
@@ -48,6 +53,40 @@ BAD = [
     (IGLPConfig, {"epsilon": float("nan")}, "'epsilon' parameter of IGLPConfig must be a float in [0, 1]. Got nan"),
     (IGLPConfig, {"ik_race_epochs": 40}, "'ik_race_epochs' parameter of IGLPConfig must be an int in [0, ik_epochs)"),
     (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
+    # NightlyConfig: a bare string from a TOML file used to become ('d', 'i', 's', ...)
+    (NightlyConfig, {"logs": "x", "negative_signals": "dislike"},
+     "'negative_signals' parameter of NightlyConfig must be a tuple of str without repeats. Got 'dislike' instead."),
+    (NightlyConfig, {"logs": "x", "states": 3, "negative_signals": ()},
+     "'negative_signals' parameter of NightlyConfig must be non-empty when states == 3"),
+    (NightlyConfig, {}, "'logs' parameter of NightlyConfig must be a non-empty str. Got '' instead."),
+    (NightlyConfig, {"logs": "x", "states": 4}, "'states' parameter of NightlyConfig must be an int in [2, 3]. Got 4"),
+    (NightlyConfig, {"logs": "x", "date": "yesterday"},
+     "'date' parameter of NightlyConfig must be 'latest' or a date YYYY-MM-DD. Got 'yesterday'"),
+    (NightlyConfig, {"logs": "x", "alpha": 0}, "'alpha' parameter of NightlyConfig must be a float in (0, 1e+06]"),
+    (NightlyConfig, {"logs": "x", "bootstrap_replicates": 1},
+     "'bootstrap_replicates' parameter of NightlyConfig must be 0 (delta-method intervals) or an int >= 2. Got 1"),
+    (NightlyConfig, {"logs": "x", "max_weight": 0.0}, "'max_weight' parameter of NightlyConfig must be None or a float > 0"),
+    (NightlyConfig, {"logs": "x", "vocabulary": ()}, "'vocabulary' parameter of NightlyConfig must be None or a tuple of str"),
+    (NightlyConfig, {"logs": "x", "warm_start": "no"}, "'warm_start' parameter of NightlyConfig must be a bool. Got 'no'"),
+    (NightlyConfig, {"logs": "x", "window_days": 0}, "'window_days' parameter of NightlyConfig must be an int >= 1. Got 0"),
+    # EvaluationConfig
+    (EvaluationConfig, {"estimators": ("ips", "switch")},
+     "'estimators' parameter of EvaluationConfig must be a tuple of str among {'ips', 'capped_ips', 'snips'"),
+    (EvaluationConfig, {"estimators": ()}, "'estimators' parameter of EvaluationConfig must be a tuple of str"),
+    (EvaluationConfig, {"estimators": ("ips",)},
+     "'primary_estimator' parameter of EvaluationConfig must be one of `estimators`. Got 'snips'"),
+    (EvaluationConfig, {"weight_cap": 0}, "'weight_cap' parameter of EvaluationConfig must be a float > 0. Got 0 instead."),
+    (EvaluationConfig, {"n_replicates": 1},
+     "'n_replicates' parameter of EvaluationConfig must be 0 (no bootstrap) or an int >= 2. Got 1"),
+    (EvaluationConfig, {"n_replicates": 0},
+     "'interval' parameter of EvaluationConfig must be 'delta' when n_replicates == 0"),
+    (EvaluationConfig, {"interval": "wald"}, "'interval' parameter of EvaluationConfig must be a str among"),
+    (EvaluationConfig, {"confidence": 95}, "'confidence' parameter of EvaluationConfig must be a float in (0, 1). Got 95"),
+    (EvaluationConfig, {"resample": "sessions"},
+     "'resample' parameter of EvaluationConfig must be a str among {'events', 'users'}. Got 'sessions'"),
+    (EvaluationConfig, {"max_units": 10}, "'max_units' parameter of EvaluationConfig must be None or an int >= 100. Got 10"),
+    (EvaluationConfig, {"baseline": "logged"}, "'baseline' parameter of EvaluationConfig must be None (lift over the logged"),
+    (EvaluationConfig, {"seed": -1}, "'seed' parameter of EvaluationConfig must be an int >= 0. Got -1"),
 ]
 
 

@@ -3,13 +3,18 @@
 Each command lives in its own module of this package and is a few lines over one library
 call. Errors the library raises for bad input (:class:`~offline_rl.errors.SchemaError` and
 other ``ValueError``/``FileNotFoundError``) become one clear message on stderr and exit code 2;
-anything else is a bug and keeps its traceback.
+anything else is a bug and keeps its traceback. The library reports progress through
+``logging`` (loggers under ``offline_rl``); a command shows those records with
+:func:`library_log`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import logging
+from collections.abc import Iterator
 
 import click
 
@@ -74,6 +79,41 @@ class _LazyGroup(click.Group):
         except (ValueError, FileNotFoundError) as error:
             # SchemaError, NotFittedError and HiddenRewardError subclass ValueError.
             raise UserInputError(str(error)) from error
+
+
+class _EchoHandler(logging.Handler):
+    """Writes log records through ``click.echo``, which finds the current stream at each call."""
+
+    def __init__(self, *, err: bool, level: int) -> None:
+        super().__init__(level)
+        self.err = err
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=self.err)
+        except Exception:  # a broken stream must not stop the work being logged
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def library_log(*, enabled: bool = True, err: bool = True, level: int = logging.INFO) -> Iterator[None]:
+    """Show the library's log records (loggers under ``offline_rl``) while the block runs:
+    on stderr, or on stdout with ``err=False``; nothing when not ``enabled``."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("offline_rl")
+    handler = _EchoHandler(err=err, level=level)
+    previous_level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
 def _available(name: str) -> bool:

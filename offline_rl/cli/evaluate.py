@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 
@@ -102,10 +100,9 @@ def evaluate(
     Writes report.json, lift.parquet and a self-contained report.html to --out and prints a
     compact table. Nothing is written when an input is invalid (exit code 2).
     """
-    from offline_rl.data.loading import load_logs
-    from offline_rl.evaluation.evaluate import EvaluationConfig, evaluate_logs
-    from offline_rl.evaluation.report import format_table, write_report
-    from offline_rl.evaluation.scores import load_policy_scores, resolve_scores
+    from offline_rl.evaluation.evaluate import EvaluationConfig
+    from offline_rl.evaluation.files import evaluate_files
+    from offline_rl.evaluation.report import format_table
 
     config = EvaluationConfig(
         estimators=("ips", "capped_ips", "snips", "ncis"),
@@ -118,18 +115,8 @@ def evaluate(
         baseline=baseline,
         seed=seed,
     )
-    frame = load_logs(logs)
-    scores_path, curves = resolve_scores(scores)
-    policies = load_policy_scores(scores_path, frame["event_id"])
-    if segment_column is not None and segment_column not in frame.columns:
-        raise ValueError(
-            f'unable to find segment column "{segment_column}" in the logs; valid columns: {frame.columns}'
-        )
-    result = evaluate_logs(
-        frame, policies, metrics=list(metrics) or None, segments=segment_column, config=config
+    result, paths = evaluate_files(
+        logs, scores, out_dir, metrics=list(metrics) or None, segment_column=segment_column, config=config
     )
-    if curves:
-        result = dataclasses.replace(result, learning_curves=curves)
-    paths = write_report(result, out_dir)
     click.echo(format_table(result))
     click.echo(f"wrote {paths['html']}, {paths['json']}, {paths['lift']}")

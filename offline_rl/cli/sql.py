@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import polars as pl
 
-from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
-from offline_rl.runs.query import describe_run, query_run
+from offline_rl.runs.query import OUTPUT_FORMATS, describe_run, export_query
 
 
 @click.command()
@@ -16,8 +14,8 @@ from offline_rl.runs.query import describe_run, query_run
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/2026-11-01.")
 @click.option("-f", "--file", "query_file", type=click.Path(dir_okay=False, exists=True), help="Read the query from a .sql file.")
 @click.option("--list", "list_views", is_flag=True, help="List the views and their columns, then exit.")
-@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), help="Write the result to this file instead of the terminal.")
+@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the result to this file instead of the terminal (needed for parquet).")
 def sql(query, run_dir, query_file, list_views, output_format, output) -> None:
     """Query a run's Parquet outputs (decoded_rewards, lift, mental_rewards, ...) with SQL.
 
@@ -32,20 +30,6 @@ def sql(query, run_dir, query_file, list_views, output_format, output) -> None:
         query = Path(query_file).read_text(encoding="utf-8")
     if not query:
         raise click.UsageError("give a QUERY, -f FILE, or --list")
-    frame = pl.from_arrow(query_run(run_dir, query))
-    if output_format == "parquet":
-        if not output:
-            raise click.UsageError("--format parquet needs --output FILE")
-        atomic_write_parquet(frame, output)
-        return
-    if output_format == "table":
-        with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=40):
-            text = str(frame) + "\n"
-    elif output_format == "csv":
-        text = frame.write_csv()
-    else:
-        text = frame.write_json()
-    if output:
-        atomic_write_text(output, text)
-    else:
+    text = export_query(run_dir, query, output_format=output_format, output=output)
+    if text is not None:
         click.echo(text, nl=False)

@@ -11,7 +11,8 @@ numpy/polars only (no torch). One idea per module:
 - :mod:`.auc`: exact AUC with ties and weights; grouped (per-user) AUC.
 - :mod:`.trajectory_ncis`: MTRec's NCIS over user trajectories, in log space.
 - :mod:`.scores`: reading and validating candidate-policy scores.
-- :mod:`.evaluate`: :func:`evaluate_logs`, the library function behind the CLI.
+- :mod:`.evaluate`: :func:`evaluate_logs`, estimates and intervals from logs in memory.
+- :mod:`.files`: :func:`evaluate_files`, logs and score files to a report folder (the CLI's call).
 - :mod:`.report`: ``report.json``, ``lift.parquet``, ``report.html``, terminal table.
 """
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 import polars as pl
 
+from offline_rl.config import Choice, Config, Integer, Optional, Real, Rule, Strings, Text
 from offline_rl.evaluation.bootstrap import bootstrap_functionals
 from offline_rl.evaluation.delta import delta_intervals
 from offline_rl.evaluation.design import ESTIMATORS, RewardModel, build_design
 from offline_rl.schema import DEFAULT_FEEDBACK_VOCABULARY
 
-#: Version of :meth:`EvaluationConfig.to_dict` and of ``report.json``.
+#: Version of ``report.json`` (:func:`offline_rl.evaluation.report.report_dict`).
 REPORT_SCHEMA_VERSION = "1"
 
 #: Segments beyond this many are refused (a per-segment bar chart of more is unreadable).
@@ -32,8 +33,9 @@ _INTERVALS = ("percentile", "bca", "delta")
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluationConfig:
-    """How to evaluate. Every field is validated on construction."""
+class EvaluationConfig(Config):
+    """How to evaluate: validated on construction against its constraint table
+    (:mod:`offline_rl.config`), with the shared JSON round trip."""
 
     estimators: tuple[str, ...] = ESTIMATORS
     """Estimators to report: among ips, capped_ips, snips, ncis, dm, dr (dm/dr only for
@@ -66,95 +68,29 @@ class EvaluationConfig:
     value. Both values are estimated off-policy from the same logs, with the same estimator
     and the same bootstrap resample."""
 
-    def __post_init__(self) -> None:
-        estimators = tuple(self.estimators)
-        object.__setattr__(self, "estimators", estimators)
-        if not estimators:
-            raise ValueError("The 'estimators' parameter must name at least one estimator.")
-        for name in estimators:
-            if name not in ESTIMATORS:
-                raise ValueError(
-                    f"The 'estimators' parameter must hold str among {set(ESTIMATORS)}. Got {name!r} instead."
-                )
-        if self.primary_estimator not in estimators:
-            raise ValueError(
-                f"The 'primary_estimator' parameter must be one of the estimators {list(estimators)}. "
-                f"Got {self.primary_estimator!r} instead."
-            )
-        if not (
-            isinstance(self.weight_cap, int | float)
-            and np.isfinite(self.weight_cap)
-            and self.weight_cap > 0
-        ):
-            raise ValueError(
-                f"The 'weight_cap' parameter must be a finite number > 0. Got {self.weight_cap!r} instead."
-            )
-        if (
-            not isinstance(self.n_replicates, int)
-            or self.n_replicates < 0
-            or self.n_replicates == 1
-        ):
-            raise ValueError(
-                f"The 'n_replicates' parameter must be 0 or an int >= 2. Got {self.n_replicates!r} instead."
-            )
-        if self.method not in ("poisson", "multinomial"):
-            raise ValueError(
-                f"The 'method' parameter must be a str among {{'poisson', 'multinomial'}}. Got {self.method!r} instead."
-            )
-        if self.interval not in _INTERVALS:
-            raise ValueError(
-                f"The 'interval' parameter must be a str among {set(_INTERVALS)}. Got {self.interval!r} instead."
-            )
-        if self.interval != "delta" and self.n_replicates == 0:
-            raise ValueError(
-                f"The 'interval' {self.interval!r} needs n_replicates >= 2; use interval='delta' without a bootstrap."
-            )
-        if not (isinstance(self.confidence, float) and 0.0 < self.confidence < 1.0):
-            raise ValueError(
-                f"The 'confidence' parameter must be a float in (0, 1). Got {self.confidence!r} instead."
-            )
-        if self.resample not in ("events", "users"):
-            raise ValueError(
-                f"The 'resample' parameter must be a str among {{'events', 'users'}}. Got {self.resample!r} instead."
-            )
-        if self.max_units is not None and (
-            not isinstance(self.max_units, int) or self.max_units < 100
-        ):
-            raise ValueError(
-                f"The 'max_units' parameter must be None or an int >= 100. Got {self.max_units!r} instead."
-            )
-        if not isinstance(self.seed, int):
-            raise ValueError(f"The 'seed' parameter must be an int. Got {self.seed!r} instead.")
-        if self.baseline is not None and (not isinstance(self.baseline, str) or self.baseline == "logged"):
-            raise ValueError(
-                "The 'baseline' parameter must be None (lift over the logged policy) or the name "
-                f"of a candidate policy. Got {self.baseline!r} instead."
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict with ``schema_version``."""
-        data = asdict(self)
-        data["estimators"] = list(self.estimators)
-        return {"schema_version": REPORT_SCHEMA_VERSION, **data}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EvaluationConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        data = dict(data)
-        version = data.pop("schema_version", REPORT_SCHEMA_VERSION)
-        if version != REPORT_SCHEMA_VERSION:
-            raise ValueError(
-                f"EvaluationConfig schema_version {version!r} is not supported (expected {REPORT_SCHEMA_VERSION!r})."
-            )
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown EvaluationConfig field {unknown[0]!r}; valid fields are {sorted(known)}."
-            )
-        if "estimators" in data:
-            data["estimators"] = tuple(data["estimators"])
-        return cls(**data)
+    CONSTRAINTS = {
+        "estimators": Strings(options=ESTIMATORS, min_length=1),
+        "primary_estimator": Choice(ESTIMATORS),
+        "weight_cap": Real(0.0, low_open=True),
+        "n_replicates": Integer(0),
+        "method": Choice(("poisson", "multinomial")),
+        "interval": Choice(_INTERVALS),
+        "confidence": Real(0.0, 1.0, low_open=True, high_open=True),
+        "resample": Choice(("events", "users")),
+        "max_units": Optional(Integer(100)),
+        "seed": Integer(0),
+        "baseline": Optional(Text()),
+    }
+    RULES = (
+        Rule("primary_estimator", "one of `estimators`",
+             lambda c: c.primary_estimator in c.estimators),
+        Rule("n_replicates", "0 (no bootstrap) or an int >= 2", lambda c: c.n_replicates != 1),
+        Rule("interval", "'delta' when n_replicates == 0 (the others need a bootstrap)",
+             lambda c: c.n_replicates > 0 or c.interval == "delta"),
+        Rule("baseline",
+             "None (lift over the logged policy) or the name of a candidate policy other than 'logged'",
+             lambda c: c.baseline != "logged"),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-CONFIG_SCHEMA_VERSION = "1"
+from offline_rl.config import Boolean, Config, Date, Integer, Optional, Real, Rule, Strings, Text
+from offline_rl.data.prepare import PrepareConfig
+
+if TYPE_CHECKING:
+    from offline_rl.evaluation.evaluate import EvaluationConfig
+    from offline_rl.igl.config import IGLPConfig
+    from offline_rl.qriql.config import QRIQLConfig
 
 
 @dataclass(frozen=True, kw_only=True)
-class NightlyConfig:
-    """Everything one nightly run depends on besides the log files themselves."""
+class NightlyConfig(Config):
+    """Everything one nightly run depends on besides the log files themselves.
 
-    logs: str
-    """Logs location: a Hive-partitioned folder (``date=YYYY-MM-DD/``), a glob, or a file."""
+    Validated on construction against its constraint table (:mod:`offline_rl.config`),
+    whether it comes from Python, a TOML/YAML/JSON file or command-line flags. The configs
+    of the SQL jobs, the learners and the evaluation are derived from it once per run
+    (:func:`step_configs`).
+    """
+
+    logs: str = ""
+    """Logs location (required): a Hive-partitioned folder (``date=YYYY-MM-DD/``), a glob,
+    or a file."""
 
     date: str = "latest"
     """The partition to run on (``YYYY-MM-DD``), or ``latest`` for the newest one."""
@@ -39,7 +51,7 @@ class NightlyConfig:
     """Latent reward states of IGL-P: 2 or 3."""
 
     negative_signals: tuple[str, ...] = ("dislike",)
-    """Definitely-negative oracle signals of IGL-P(3)."""
+    """Definitely-negative oracle signals of IGL-P(3), e.g. dislike (unused when states = 2)."""
 
     alpha: float = 1.0
     """Negative labelling propensity of IGL-P(3) (decoded reward -1/alpha)."""
@@ -63,7 +75,7 @@ class NightlyConfig:
     """Optimiser steps of QR-IQL (mini-batches of up to 4000 trajectory steps)."""
 
     bootstrap_replicates: int = 1000
-    """Bootstrap replicates of the lift intervals."""
+    """Bootstrap replicates of the lift intervals (0: delta-method intervals, no bootstrap)."""
 
     actions: str | None = None
     """Parquet of action features (``action_id, features``) for IGL-P and QR-IQL."""
@@ -80,62 +92,106 @@ class NightlyConfig:
     models are small, and on a shared 2-core machine a second torch thread measured 30-80x
     slower training (see BENCHMARKS.md, QR-IQL)."""
 
-    def __post_init__(self) -> None:
-        for name in ("negative_signals", "vocabulary"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, tuple):
-                object.__setattr__(self, name, tuple(value))
-        checks = [
-            (bool(self.logs), "logs", "a non-empty location"),
-            (self.date == "latest" or _is_date(self.date), "date", "'latest' or a date YYYY-MM-DD"),
-            (isinstance(self.window_days, int) and self.window_days >= 1, "window_days", "an integer >= 1"),
-            (isinstance(self.seed, int), "seed", "an integer"),
-            (self.states in (2, 3), "states", "2 or 3"),
-            (self.alpha > 0, "alpha", "> 0"),
-            (self.max_weight is None or self.max_weight > 0, "max_weight", "> 0 or none"),
-            (isinstance(self.ik_epochs, int) and self.ik_epochs >= 1, "ik_epochs", "an integer >= 1"),
-            (isinstance(self.ik_restarts, int) and self.ik_restarts >= 1, "ik_restarts", "an integer >= 1"),
-            (isinstance(self.quantiles, int) and self.quantiles >= 1, "quantiles", "an integer >= 1"),
-            (isinstance(self.qriql_steps, int) and self.qriql_steps >= 1, "qriql_steps", "an integer >= 1"),
-            (
-                isinstance(self.bootstrap_replicates, int)
-                and (self.bootstrap_replicates == 0 or self.bootstrap_replicates >= 2),
-                "bootstrap_replicates",
-                "0 or an integer >= 2",
-            ),
-            (isinstance(self.threads, int) and self.threads >= 1, "threads", "an integer >= 1"),
-        ]
-        for ok, name, rule in checks:
-            if not ok:
-                raise ValueError(
-                    f"The {name!r} setting of the nightly config must be {rule}. Got {getattr(self, name)!r} instead."
-                )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["negative_signals"] = list(self.negative_signals)
-        data["vocabulary"] = list(self.vocabulary) if self.vocabulary is not None else None
-        return {"schema_version": CONFIG_SCHEMA_VERSION, **data}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NightlyConfig:
-        data = dict(data)
-        data.pop("schema_version", None)
-        known = {item.name for item in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown nightly setting(s) {unknown}; valid settings: {sorted(known)}")
-        return cls(**data)
+    CONSTRAINTS = {
+        "logs": Text(),
+        "date": Date(keywords=("latest",)),
+        "runs_dir": Text(),
+        "window_days": Integer(1),
+        "seed": Integer(0),
+        "warm_start": Boolean(),
+        "states": Integer(2, 3),
+        "negative_signals": Strings(),
+        "alpha": Real(0.0, 1e6, low_open=True),
+        "max_weight": Optional(Real(0.0, low_open=True)),
+        "ik_epochs": Integer(1),
+        "ik_restarts": Integer(1),
+        "fit_qriql": Boolean(),
+        "quantiles": Integer(1),
+        "qriql_steps": Integer(1),
+        "bootstrap_replicates": Integer(0),
+        "actions": Optional(Text()),
+        "segments": Optional(Text()),
+        "vocabulary": Optional(Strings(min_length=1)),
+        "threads": Integer(1),
+    }
+    RULES = (
+        Rule("negative_signals",
+             "non-empty when states == 3 (the definitely-negative oracle, e.g. ['dislike'])",
+             lambda c: c.states == 2 or bool(c.negative_signals)),
+        Rule("bootstrap_replicates", "0 (delta-method intervals) or an int >= 2",
+             lambda c: c.bootstrap_replicates != 1),
+    )
 
 
-def _is_date(text: str) -> bool:
-    import datetime as dt
+@dataclass(frozen=True, kw_only=True)
+class StepConfigs:
+    """What each step of one run is configured with, derived once from a NightlyConfig.
 
-    try:
-        dt.date.fromisoformat(text)
-    except (TypeError, ValueError):
-        return False
-    return len(text) == 10
+    The steps read their settings from here only, and each step's fingerprint is built
+    from the ``to_dict()`` of the config it uses (plus hashes of the files it reads; see
+    :func:`offline_rl.nightly.pipeline.step_settings`), so a setting added to one of these
+    configs re-runs exactly the steps that use it instead of reusing a stale output.
+    """
+
+    vocabulary: tuple[str, ...] | None
+    """Allowed feedback signals of the ``validate`` and ``prepare`` steps."""
+
+    prepare: PrepareConfig
+    """The SQL jobs of the ``prepare`` step."""
+
+    igl: IGLPConfig
+    """IGL-P of the ``fit_igl`` step."""
+
+    qriql: QRIQLConfig | None
+    """QR-IQL of the ``fit_qriql`` step; None when the run skips it."""
+
+    evaluation: EvaluationConfig
+    """Off-policy evaluation of the ``evaluate`` step."""
+
+    actions: str | None
+    """Action features read by both learners."""
+
+    segments: str | None
+    """User segments read by the ``evaluate`` step."""
+
+
+def step_configs(config: NightlyConfig) -> StepConfigs:
+    """The configs of every step of a run of ``config`` (see :class:`StepConfigs`).
+
+    IGL-P's oracle settings apply to 3 states only: with ``states = 2`` the learner gets no
+    negative signals and alpha = 1. Without bootstrap replicates the lift intervals are the
+    delta method's, as in ``offline-rl evaluate --replicates 0``.
+    """
+    # Imported here: offline_rl.igl and offline_rl.qriql load torch, which `--help` does
+    # not need.
+    from offline_rl.evaluation.evaluate import EvaluationConfig
+    from offline_rl.igl.config import IGLPConfig
+    from offline_rl.qriql.config import QRIQLConfig
+
+    three_states = config.states == 3
+    return StepConfigs(
+        vocabulary=config.vocabulary,
+        prepare=PrepareConfig(max_weight=config.max_weight),
+        igl=IGLPConfig(
+            states=config.states,
+            negative_signals=config.negative_signals if three_states else (),
+            alpha=config.alpha if three_states else 1.0,
+            seed=config.seed,
+            ik_epochs=config.ik_epochs,
+            ik_restarts=config.ik_restarts,
+            max_threads=config.threads,
+        ),
+        qriql=QRIQLConfig(
+            quantiles=config.quantiles, steps=config.qriql_steps, seed=config.seed, max_threads=config.threads
+        ) if config.fit_qriql else None,
+        evaluation=EvaluationConfig(
+            n_replicates=config.bootstrap_replicates,
+            interval="percentile" if config.bootstrap_replicates else "delta",
+            seed=config.seed,
+        ),
+        actions=config.actions,
+        segments=config.segments,
+    )
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -173,4 +229,4 @@ def build_config(file_settings: Mapping[str, Any] | None = None, **flags: Any) -
     return NightlyConfig.from_dict(merged)
 
 
-__all__ = ["CONFIG_SCHEMA_VERSION", "NightlyConfig", "build_config", "read_config_file"]
+__all__ = ["NightlyConfig", "StepConfigs", "build_config", "read_config_file", "step_configs"]

@@ -13,9 +13,11 @@ Crash safety and idempotency
 A run is built in ``<runs_dir>/.partial/<date>/`` and moved to ``<runs_dir>/<date>/`` by one
 rename only once every step has finished, so the run folder never holds a half-written
 file. Each finished step leaves a marker (``.steps/<step>.json``) with a fingerprint of what
-it read (input hashes and its settings) and the sha256 of what it wrote. A re-run after a
-kill finds the partial folder, keeps every step whose marker still matches, and redoes the
-rest. Re-running a finished date with the same inputs and settings is a no-op; ``force``
+it read (:func:`step_settings`: the ``to_dict()`` of the config the step uses and the
+sha256 of the files it reads, plus the sha256 of the earlier steps' outputs it reads) and
+the sha256 of what it wrote. A re-run after a kill finds the partial folder, keeps every
+step whose marker still matches, and redoes the rest. Re-running a finished date with the
+same inputs and settings (the run's fingerprint covers every step's) is a no-op; ``force``
 recomputes it, and with the same seed gives byte-identical Parquet files and models.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -39,8 +42,8 @@ import polars as pl
 from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.loading import validate_logs
-from offline_rl.data.prepare import PrepareConfig, prepare
-from offline_rl.nightly.config import NightlyConfig
+from offline_rl.data.prepare import prepare
+from offline_rl.nightly.config import NightlyConfig, StepConfigs, step_configs
 from offline_rl.nightly.manifest import (
     MANIFEST_SCHEMA_VERSION,
     git_sha,
@@ -49,9 +52,19 @@ from offline_rl.nightly.manifest import (
     sql_file_hashes,
 )
 from offline_rl.nightly.partitions import select_partition
-from offline_rl.nightly.progress import Progress
+from offline_rl.nightly.progress import Progress, format_summary
+
+logger = logging.getLogger(__name__)
 
 STEPS = ("validate", "prepare", "fit_igl", "fit_qriql", "evaluate")
+#: The earlier steps whose outputs each step reads (their sha256 enter its fingerprint).
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "validate": (),
+    "prepare": (),
+    "fit_igl": ("prepare",),
+    "fit_qriql": ("prepare",),
+    "evaluate": ("prepare", "fit_igl"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,18 +94,23 @@ class NightlyResult:
     def report_path(self) -> Path:
         return self.run_dir / "report.html"
 
+    def summary(self) -> str:
+        """What a person reads the morning after: steps, rows, seconds, lift, where to look."""
+        if self.up_to_date:
+            return f"run {self.date} is up to date: {self.run_dir}\n  report: {self.report_path}"
+        return format_summary(self.run_dir, self.manifest)
+
 
 class _Run:
     """The state of one run being built in its partial folder."""
 
-    def __init__(self, config: NightlyConfig, partial: Path, progress: Progress) -> None:
-        self.config = config
+    def __init__(self, partial: Path, progress: Progress) -> None:
         self.dir = partial
         self.progress = progress
         self.records: dict[str, StepRecord] = {}
 
-    def step(self, name: str, inputs: dict[str, Any], work: Callable[[], tuple[dict[str, Path], dict[str, int], dict[str, Any]]]) -> StepRecord:
-        fingerprint = _fingerprint({"step": name, **inputs})
+    def step(self, name: str, settings: dict[str, Any], work: Callable[[], tuple[dict[str, Path], dict[str, int], dict[str, Any]]]) -> StepRecord:
+        fingerprint = _fingerprint({"step": name, "settings": settings, "upstream": self.output_hashes(*UPSTREAM[name])})
         marker = self.dir / ".steps" / f"{name}.json"
         if marker.is_file():
             recorded = json.loads(marker.read_text())
@@ -102,7 +120,7 @@ class _Run:
             ):
                 record = StepRecord(**{**recorded, "reused": True})
                 self.records[name] = record
-                self.progress.note(f"{name}: reused from an earlier attempt")
+                logger.info("%s: reused from an earlier attempt", name)
                 return record
         started = time.perf_counter()
         self.progress.start(name)
@@ -117,7 +135,7 @@ class _Run:
         )
         atomic_write_text(marker, json.dumps(_record_dict(record), indent=2, sort_keys=True) + "\n")
         self.records[name] = record
-        self.progress.finish(name, record)
+        self.progress.finish()
         return record
 
     def output_hashes(self, *names: str) -> dict[str, str]:
@@ -140,63 +158,43 @@ def _fingerprint(value: Any) -> str:
 
 
 def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = False) -> NightlyResult:
-    """Run (or resume, or confirm up to date) the nightly job described by ``config``."""
+    """Run (or resume, or confirm up to date) the nightly job described by ``config``.
+
+    ``quiet`` hides the progress bar; :meth:`NightlyResult.summary` is the closing report.
+    """
     partition = select_partition(config.logs, config.date, window_days=config.window_days)
     runs = Path(config.runs_dir)
     final = runs / partition.date
     partial = runs / ".partial" / partition.date
+    configs = step_configs(config)
+    warm_from = _previous_model(runs, partition.date) if config.warm_start else None
     input_hashes = {str(path): sha256_file(path) for path in partition.files}
-    run_inputs = {"config": _effective_settings(config, partition.date), "inputs": input_hashes, "sql": sql_file_hashes()}
-    run_fingerprint = _fingerprint(run_inputs)
-    progress = Progress(quiet=quiet, total=len(STEPS) if config.fit_qriql else len(STEPS) - 1)
+    settings = step_settings(configs, input_hashes=input_hashes, sql_hashes=sql_file_hashes(), warm_from=warm_from)
+    run_fingerprint = _fingerprint({"config": _effective_settings(config, partition.date), "steps": settings})
 
     if (final / "manifest.json").is_file() and not force:
         manifest = json.loads((final / "manifest.json").read_text())
         if manifest.get("run_fingerprint") == run_fingerprint:
-            progress.note(f"run {partition.date} is up to date: {final}")
             return NightlyResult(run_dir=final, date=partition.date, up_to_date=True, manifest=manifest)
 
     if force and partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)
-    run = _Run(config, partial, progress)
+    progress = Progress(quiet=quiet, total=len(settings))
+    run = _Run(partial, progress)
     started_utc = dt.datetime.now(dt.UTC)
     files = [str(path) for path in partition.files]
-    warm_from = _previous_model(runs, partition.date) if config.warm_start else None
-
-    validated = run.step(
-        "validate",
-        {"inputs": input_hashes, "vocabulary": config.vocabulary},
-        lambda: _validate(files, config),
-    )
-    run.step(
-        "prepare",
-        {"inputs": input_hashes, "sql": run_inputs["sql"], "max_weight": config.max_weight, "vocabulary": config.vocabulary},
-        lambda: _prepare(files, partial, config),
-    )
-    run.step(
-        "fit_igl",
-        {
-            "prepared": run.output_hashes("prepare"),
-            "settings": _igl_settings(config),
-            "warm_from": str(warm_from) if warm_from else None,
-            "warm_hash": _directory_hash(warm_from) if warm_from else None,
-        },
-        lambda: _fit_igl(partial, config, warm_from),
-    )
-    if config.fit_qriql:
-        run.step(
-            "fit_qriql",
-            {"prepared": run.output_hashes("prepare"), "settings": _qriql_settings(config)},
-            lambda: _fit_qriql(partial, config),
-        )
-    segments_hash = sha256_file(config.segments) if config.segments else None
-    run.step(
-        "evaluate",
-        {"scores": run.output_hashes("fit_igl"), "prepared": run.output_hashes("prepare"),
-         "replicates": config.bootstrap_replicates, "seed": config.seed, "segments": segments_hash},
-        lambda: _evaluate(partial, config),
-    )
+    work = {
+        "validate": lambda: _validate(files, configs),
+        "prepare": lambda: _prepare(files, partial, configs),
+        "fit_igl": lambda: _fit_igl(partial, configs, warm_from),
+        "fit_qriql": lambda: _fit_qriql(partial, configs),
+        "evaluate": lambda: _evaluate(partial, configs),
+    }
+    for name in STEPS:
+        if name in settings:
+            run.step(name, settings[name], work[name])
+    progress.close()
 
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
@@ -212,18 +210,17 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
         "seeds": {"run": config.seed, "bootstrap": config.seed},
         "warm_started_from": str(warm_from) if warm_from else None,
         "inputs": input_hashes,
-        "sql_files": run_inputs["sql"],
+        "sql_files": settings["prepare"]["sql"],
         "rows": {name: record.rows for name, record in run.records.items()},
         "metrics": {name: record.metrics for name, record in run.records.items()},
         "wall_seconds": {name: record.seconds for name, record in run.records.items()},
         "reused_steps": [name for name, record in run.records.items() if record.reused],
         "outputs": {relative: digest for record in run.records.values() for relative, digest in record.outputs.items()},
-        "input_rows": validated.rows.get("logs"),
+        "input_rows": run.records["validate"].rows.get("logs"),
     }
     atomic_write_text(partial / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(partial / ".steps", ignore_errors=True)
     _publish(partial, final)
-    progress.summary(final, manifest)
     return NightlyResult(run_dir=final, date=partition.date, up_to_date=False, steps=dict(run.records), manifest=manifest)
 
 
@@ -246,6 +243,37 @@ def _effective_settings(config: NightlyConfig, date: str) -> dict[str, Any]:
     return settings
 
 
+def step_settings(
+    configs: StepConfigs, *, input_hashes: dict[str, str], sql_hashes: dict[str, str], warm_from: Path | None
+) -> dict[str, dict[str, Any]]:
+    """What each step of the run reads besides earlier steps' outputs: its fingerprint.
+
+    A step's settings are the ``to_dict()`` of the config it runs with (every field, so a
+    field added to the config is covered without touching this function) and the sha256
+    of the files it reads. Steps the run skips (QR-IQL without ``fit_qriql``) are absent.
+    """
+    actions = _file_hash(configs.actions)
+    settings: dict[str, dict[str, Any]] = {
+        "validate": {"inputs": input_hashes, "vocabulary": configs.vocabulary},
+        "prepare": {"inputs": input_hashes, "sql": sql_hashes, "vocabulary": configs.vocabulary,
+                    "config": configs.prepare.to_dict()},
+        "fit_igl": {
+            "config": configs.igl.to_dict(),
+            "actions": actions,
+            "warm_from": str(warm_from) if warm_from else None,
+            "warm_hash": _directory_hash(warm_from) if warm_from else None,
+        },
+    }
+    if configs.qriql is not None:
+        settings["fit_qriql"] = {"config": configs.qriql.to_dict(), "actions": actions}
+    settings["evaluate"] = {"config": configs.evaluation.to_dict(), "segments": _file_hash(configs.segments)}
+    return settings
+
+
+def _file_hash(path: str | None) -> str | None:
+    return sha256_file(path) if path else None
+
+
 def _directory_hash(folder: Path) -> str:
     return _fingerprint({str(path.relative_to(folder)): sha256_file(path) for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".pt", ".json")})
 
@@ -265,20 +293,18 @@ def _previous_model(runs: Path, date: str) -> Path | None:
 # ------------------------------------------------------------------------------------ steps
 
 
-def _validate(files: list[str], config: NightlyConfig):
+def _validate(files: list[str], config: StepConfigs):
     summary = validate_logs(files, vocabulary=config.vocabulary)
     metrics = {"users": summary.users, "actions": summary.actions, "signals": summary.signals, "files": summary.files}
     return {}, {"logs": summary.rows}, metrics
 
 
-def _prepare(files: list[str], partial: Path, config: NightlyConfig):
-    result = prepare(
-        files, partial / "prepared", config=PrepareConfig(max_weight=config.max_weight), vocabulary=config.vocabulary
-    )
+def _prepare(files: list[str], partial: Path, config: StepConfigs):
+    result = prepare(files, partial / "prepared", config=config.prepare, vocabulary=config.vocabulary)
     return dict(result.outputs), dict(result.rows), {}
 
 
-def _actions(config: NightlyConfig) -> pl.DataFrame | None:
+def _actions(config: StepConfigs) -> pl.DataFrame | None:
     if config.actions is None:
         return None
     from offline_rl.data.loading import load_actions
@@ -286,33 +312,11 @@ def _actions(config: NightlyConfig) -> pl.DataFrame | None:
     return load_actions(config.actions)
 
 
-def _igl_settings(config: NightlyConfig) -> dict[str, Any]:
-    return {
-        "actions": sha256_file(config.actions) if config.actions else None,
-        "states": config.states, "negative_signals": list(config.negative_signals), "alpha": config.alpha,
-        "seed": config.seed, "ik_epochs": config.ik_epochs, "ik_restarts": config.ik_restarts, "threads": config.threads,
-    }
-
-
-def _igl_config(config: NightlyConfig):
-    from offline_rl.igl.config import IGLPConfig
-
-    return IGLPConfig(
-        states=config.states,
-        negative_signals=tuple(config.negative_signals) if config.states == 3 else (),
-        alpha=config.alpha if config.states == 3 else 1.0,
-        seed=config.seed,
-        ik_epochs=config.ik_epochs,
-        ik_restarts=config.ik_restarts,
-        max_threads=config.threads,
-    )
-
-
-def _fit_igl(partial: Path, config: NightlyConfig, warm_from: Path | None):
+def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None):
     from offline_rl.igl.learner import IGLP
 
     frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
-    learner = IGLP(_igl_config(config))
+    learner = IGLP(config.igl)
     if warm_from is not None:
         learner.fit(frame, actions=_actions(config), warm_start=IGLP.load(warm_from))
     else:
@@ -364,19 +368,11 @@ def read_segments(path: str | os.PathLike[str], user_id_type: pl.DataType) -> pl
     return frame.sort("user_id")
 
 
-def _qriql_settings(config: NightlyConfig) -> dict[str, Any]:
-    return {
-        "actions": sha256_file(config.actions) if config.actions else None,"quantiles": config.quantiles, "steps": config.qriql_steps, "seed": config.seed, "threads": config.threads}
-
-
-def _fit_qriql(partial: Path, config: NightlyConfig):
-    from offline_rl.qriql.config import QRIQLConfig
+def _fit_qriql(partial: Path, config: StepConfigs):
     from offline_rl.qriql.learner import QRIQL
 
     trajectories = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "user_trajectories.parquet"))
-    learner = QRIQL(
-        QRIQLConfig(quantiles=config.quantiles, steps=config.qriql_steps, seed=config.seed, max_threads=config.threads)
-    ).fit(trajectories, actions=_actions(config))
+    learner = QRIQL(config.qriql).fit(trajectories, actions=_actions(config))
     model_dir = partial / "models" / "qriql"
     learner.save(model_dir)
     rewards = learner.mental_rewards(trajectories)
@@ -386,8 +382,8 @@ def _fit_qriql(partial: Path, config: NightlyConfig):
     return outputs, {"mental_rewards": rewards.height}, {}
 
 
-def _evaluate(partial: Path, config: NightlyConfig):
-    from offline_rl.evaluation.evaluate import EvaluationConfig, evaluate_logs
+def _evaluate(partial: Path, config: StepConfigs):
+    from offline_rl.evaluation.evaluate import evaluate_logs
     from offline_rl.evaluation.report import write_report
 
     logs = pl.read_parquet(partial / "prepared" / "ik_training_set.parquet", columns=["event_id", "user_id", "propensity", "feedback"])
@@ -406,7 +402,7 @@ def _evaluate(partial: Path, config: NightlyConfig):
         joined,
         {"igl_p": joined["igl_p"].to_numpy()},
         segments=segment_column,
-        config=EvaluationConfig(n_replicates=config.bootstrap_replicates, seed=config.seed),
+        config=config.evaluation,
     )
     written.update(write_report(result, partial))
     lift = result.lift()

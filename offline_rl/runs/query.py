@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
+from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
+
+#: Formats of :func:`export_query`: a terminal table, CSV, JSON, or Parquet (to a file only).
+OUTPUT_FORMATS = ("table", "csv", "json", "parquet")
 VIEW_ALIASES = {"user_trajectories": "trajectories"}
 _ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -109,6 +114,40 @@ def query_run(run_dir: str | os.PathLike[str], sql: str) -> pa.Table:
         return connection.sql(sql).to_arrow_table()
     except duckdb.Error as error:
         raise ValueError(f"the query failed: {error}") from error
+
+
+def export_query(
+    run_dir: str | os.PathLike[str],
+    sql: str,
+    *,
+    output_format: str = "table",
+    output: str | os.PathLike[str] | None = None,
+) -> str | None:
+    """Run one read-only ``sql`` statement (:func:`query_run`) and render its result.
+
+    ``output_format`` is one of :data:`OUTPUT_FORMATS`. With ``output`` the result is
+    written there atomically and None is returned; without, the text is returned (Parquet
+    needs an ``output``). The table format shows up to 50 rows and 20 columns.
+    """
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output format {output_format!r} is not one of {list(OUTPUT_FORMATS)}")
+    if output_format == "parquet" and output is None:
+        raise ValueError("the parquet format writes a file: give an output path")
+    frame = pl.from_arrow(query_run(run_dir, sql))
+    if output_format == "parquet":
+        atomic_write_parquet(frame, output)
+        return None
+    if output_format == "table":
+        with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=40):
+            text = str(frame) + "\n"
+    elif output_format == "csv":
+        text = frame.write_csv()
+    else:
+        text = frame.write_json()
+    if output is None:
+        return text
+    atomic_write_text(output, text)
+    return None
 
 
 def _quote(path: Path) -> str:

@@ -215,6 +215,11 @@ def test_bad_logs_and_options_exit_2(tmp_path, small_log):
         ],
     )
     assert result.exit_code == 2 and "weight_cap" in result.output
+    result = runner.invoke(
+        main,
+        ["evaluate", str(logs), "--policy", str(scores), "--out", str(tmp_path / "o"), "--segment-column", "country"],
+    )
+    assert result.exit_code == 2 and 'unable to find segment column "country"' in result.output
     assert not (tmp_path / "o").exists()
 
 

@@ -156,54 +156,6 @@ def test_evaluate_logs_metrics_from_feedback():
     assert value == pytest.approx((2 * 1 + 1 * 1) / 4)
 
 
-def test_config_round_trip():
-    config = EvaluationConfig(estimators=("ips", "snips"), interval="bca", seed=3)
-    assert EvaluationConfig.from_dict(config.to_dict()) == config
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        (
-            {"estimators": ("ips", "switch")},
-            r"The 'estimators' parameter must hold str among .* Got 'switch' instead.",
-        ),
-        (
-            {"estimators": ("ips",)},
-            r"The 'primary_estimator' parameter must be one of the estimators \['ips'\]. Got 'snips'",
-        ),
-        (
-            {"weight_cap": 0},
-            r"The 'weight_cap' parameter must be a finite number > 0. Got 0 instead.",
-        ),
-        (
-            {"n_replicates": 1},
-            r"The 'n_replicates' parameter must be 0 or an int >= 2. Got 1 instead.",
-        ),
-        ({"n_replicates": 0}, r"The 'interval' 'percentile' needs n_replicates >= 2"),
-        (
-            {"interval": "wald"},
-            r"The 'interval' parameter must be a str among .* Got 'wald' instead.",
-        ),
-        (
-            {"confidence": 95},
-            r"The 'confidence' parameter must be a float in \(0, 1\). Got 95 instead.",
-        ),
-        (
-            {"resample": "sessions"},
-            r"The 'resample' parameter must be a str among \{'events', 'users'\}. Got 'sessions'",
-        ),
-        (
-            {"max_units": 10},
-            r"The 'max_units' parameter must be None or an int >= 100. Got 10 instead.",
-        ),
-    ],
-)
-def test_config_validation(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        EvaluationConfig(**kwargs)
-
-
 @pytest.mark.parametrize(
     ("change", "message"),
     [

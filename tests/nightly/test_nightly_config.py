@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from offline_rl.nightly.config import NightlyConfig, build_config, read_config_file
+from offline_rl.config import ConfigError
+from offline_rl.nightly.config import NightlyConfig, build_config, read_config_file, step_configs
 from offline_rl.nightly.partitions import select_partition
 
 
@@ -26,19 +27,27 @@ def test_config_files_and_flags(tmp_path, name, text):
     assert NightlyConfig.from_dict(config.to_dict()) == config
 
 
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        ({"states": 4}, "'states' setting .* must be 2 or 3. Got 4"),
-        ({"date": "yesterday"}, "'date' setting .* 'latest' or a date"),
-        ({"alpha": 0}, "'alpha' setting .* > 0"),
-        ({"bootstrap_replicates": 1}, "'bootstrap_replicates'"),
-        ({"colour": "blue"}, r"unknown nightly setting\(s\) \['colour'\]"),
-    ],
-)
-def test_bad_settings_are_named(settings, message):
-    with pytest.raises(ValueError, match=message):
-        NightlyConfig.from_dict({"logs": "logs/", **settings})
+def test_a_bare_string_from_a_file_is_refused_not_split_into_letters(tmp_path):
+    path = tmp_path / "nightly.toml"
+    path.write_text('[nightly]\nlogs = "logs/"\nnegative_signals = "dislike"\n')
+    with pytest.raises(ConfigError, match="'negative_signals' parameter of NightlyConfig must be a tuple of str"):
+        build_config(read_config_file(path))
+
+
+def test_missing_logs_is_named():
+    with pytest.raises(ConfigError, match="'logs' parameter of NightlyConfig must be a non-empty str"):
+        build_config({}, logs=None, seed=3)
+
+
+def test_step_configs_follow_the_nightly_settings():
+    configs = step_configs(NightlyConfig(logs="logs/", states=2, alpha=1.0, seed=4, threads=2, bootstrap_replicates=0,
+                                         fit_qriql=False, max_weight=20.0))
+    assert configs.igl.states == 2 and configs.igl.negative_signals == () and configs.igl.seed == 4
+    assert configs.igl.max_threads == 2 and configs.qriql is None and configs.prepare.max_weight == 20.0
+    # no bootstrap: the delta method's intervals, as `offline-rl evaluate --replicates 0`
+    assert configs.evaluation.n_replicates == 0 and configs.evaluation.interval == "delta"
+    three = step_configs(NightlyConfig(logs="logs/", alpha=0.25, quantiles=3))
+    assert three.igl.negative_signals == ("dislike",) and three.igl.alpha == 0.25 and three.qriql.quantiles == 3
 
 
 def test_unparseable_file(tmp_path):

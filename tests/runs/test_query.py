@@ -71,3 +71,19 @@ def test_segment_analysis_runs_without_a_segments_table(run_dir):
     result = query_run(run_dir, get_model("extreme_rate_by_segment").body).to_pylist()
     assert {row["segment"] for row in result} == {"all"}
     assert sum(row["events"] for row in result) == 2
+
+
+def test_export_writes_files_atomically_or_returns_text(run_dir, tmp_path):
+    from offline_rl.runs.query import export_query
+
+    query = "SELECT feedback, decoded_reward FROM decoded_rewards ORDER BY 1"
+    assert export_query(run_dir, query, output_format="csv") == "feedback,decoded_reward\nclick,1.0\nnone,0.0\n"
+    assert export_query(run_dir, query, output_format="parquet", output=tmp_path / "r.parquet") is None
+    assert pl.read_parquet(tmp_path / "r.parquet")["feedback"].to_list() == ["click", "none"]
+    assert export_query(run_dir, query, output_format="json", output=tmp_path / "r.json") is None
+    assert (tmp_path / "r.json").read_text().startswith('[{"feedback":"click"')
+    with pytest.raises(ValueError, match="the parquet format writes a file"):
+        export_query(run_dir, query, output_format="parquet")
+    with pytest.raises(ValueError, match="output format 'xlsx' is not one of"):
+        export_query(run_dir, query, output_format="xlsx")
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temp file left
