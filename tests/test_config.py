@@ -24,10 +24,14 @@ from offline_rl.config import (
     field_help,
 )
 from offline_rl.igl.config import IGLPConfig
+from offline_rl.mtrec.classifier import MTRecConfig
+from offline_rl.qriql.config import QRIQLConfig
 
 #: Every config class and one valid, non-default instance of it.
 CONFIGS: list[Config] = [
     IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
+    QRIQLConfig(quantiles=3, alpha=0.25, gamma=0.5, terminal_value="learned", epochs=2, seed=4),
+    MTRecConfig(backbone="sasrec", kappa=0.3, standardize_rewards=False, seed=2),
 ]
 
 BAD = [
@@ -48,6 +52,26 @@ BAD = [
     (IGLPConfig, {"epsilon": float("nan")}, "'epsilon' parameter of IGLPConfig must be a float in [0, 1]. Got nan"),
     (IGLPConfig, {"ik_race_epochs": 40}, "'ik_race_epochs' parameter of IGLPConfig must be an int in [0, ik_epochs)"),
     (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
+    (QRIQLConfig, {"quantiles": 0}, "'quantiles' parameter of QRIQLConfig must be an int >= 1. Got 0 instead."),
+    (QRIQLConfig, {"quantiles": 2.0}, "'quantiles' parameter of QRIQLConfig must be an int >= 1. Got 2.0"),
+    (QRIQLConfig, {"n_actions": 1}, "'n_actions' parameter of QRIQLConfig must be an int >= 2. Got 1"),
+    (QRIQLConfig, {"alpha": 0}, "'alpha' parameter of QRIQLConfig must be a float > 0. Got 0 instead."),
+    (QRIQLConfig, {"gamma": 1.0}, "'gamma' parameter of QRIQLConfig must be a float in [0, 1). Got 1.0"),
+    (QRIQLConfig, {"gamma": float("nan")}, "'gamma' parameter of QRIQLConfig must be a float in [0, 1). Got nan"),
+    (QRIQLConfig, {"temperature": 0.0}, "'temperature' parameter of QRIQLConfig must be a float > 0"),
+    (QRIQLConfig, {"huber_kappa": -1.0}, "'huber_kappa' parameter of QRIQLConfig must be a float >= 0"),
+    (QRIQLConfig, {"terminal_value": "absorbing"}, "'terminal_value' parameter of QRIQLConfig must be a str among {'zero', 'learned'}"),
+    (QRIQLConfig, {"epochs": 0}, "'epochs' parameter of QRIQLConfig must be None or an int >= 1. Got 0"),
+    (QRIQLConfig, {"use_context": "yes"}, "'use_context' parameter of QRIQLConfig must be a bool"),
+    (QRIQLConfig, {"learning_rate": 0.0}, "'learning_rate' parameter of QRIQLConfig must be a float > 0"),
+    (QRIQLConfig, {"seed": -1}, "'seed' parameter of QRIQLConfig must be an int >= 0. Got -1"),
+    (MTRecConfig, {"backbone": "lstm"}, "'backbone' parameter of MTRecConfig must be a str among {'wide_deep', 'deepfm', 'pnn', 'din', 'dien', 'sasrec'}. Got 'lstm'"),
+    (MTRecConfig, {"kappa": -0.1}, "'kappa' parameter of MTRecConfig must be a float >= 0. Got -0.1"),
+    (MTRecConfig, {"kappa": float("inf")}, "'kappa' parameter of MTRecConfig must be a float >= 0. Got inf"),
+    (MTRecConfig, {"history_length": 0}, "'history_length' parameter of MTRecConfig must be an int >= 1"),
+    (MTRecConfig, {"batch_size": True}, "'batch_size' parameter of MTRecConfig must be an int >= 1. Got True"),
+    (MTRecConfig, {"standardize_rewards": 1}, "'standardize_rewards' parameter of MTRecConfig must be a bool"),
+    (MTRecConfig, {"weight_decay": -1e-6}, "'weight_decay' parameter of MTRecConfig must be a float >= 0"),
 ]
 
 
