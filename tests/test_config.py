@@ -25,6 +25,7 @@ from offline_rl.config import (
 )
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.mtrec.classifier import MTRecConfig
+from offline_rl.mtrec.experiment import ExperimentConfig
 from offline_rl.qriql.config import QRIQLConfig
 
 #: Every config class and one valid, non-default instance of it.
@@ -32,6 +33,8 @@ CONFIGS: list[Config] = [
     IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
     QRIQLConfig(quantiles=3, alpha=0.25, gamma=0.5, terminal_value="learned", epochs=2, seed=4),
     MTRecConfig(backbone="sasrec", kappa=0.3, standardize_rewards=False, seed=2),
+    ExperimentConfig(rows=600, backbones=("din", "pnn"), satisfaction_rows=0,
+                     extra={"n_users": 20, "n_items": 40}),
 ]
 
 BAD = [
@@ -72,6 +75,17 @@ BAD = [
     (MTRecConfig, {"batch_size": True}, "'batch_size' parameter of MTRecConfig must be an int >= 1. Got True"),
     (MTRecConfig, {"standardize_rewards": 1}, "'standardize_rewards' parameter of MTRecConfig must be a bool"),
     (MTRecConfig, {"weight_decay": -1e-6}, "'weight_decay' parameter of MTRecConfig must be a float >= 0"),
+    (ExperimentConfig, {"backbones": "din"}, "'backbones' parameter of ExperimentConfig must be a tuple of str among"),
+    (ExperimentConfig, {"backbones": ("din", "lstm")}, "'backbones' parameter of ExperimentConfig must be a tuple of str among"),
+    (ExperimentConfig, {"backbones": ()}, "with at least 1 element(s)"),
+    (ExperimentConfig, {"rows": 0}, "'rows' parameter of ExperimentConfig must be an int >= 1. Got 0"),
+    (ExperimentConfig, {"satisfaction_rows": -1}, "'satisfaction_rows' parameter of ExperimentConfig must be an int >= 0"),
+    (ExperimentConfig, {"gamma": 1.0}, "'gamma' parameter of ExperimentConfig must be a float in [0, 1)"),
+    (ExperimentConfig, {"satisfaction_gamma": -0.1}, "'satisfaction_gamma' parameter of ExperimentConfig must be a float in [0, 1)"),
+    (ExperimentConfig, {"test_fraction": 0.0}, "'test_fraction' parameter of ExperimentConfig must be a float in (0, 1)"),
+    (ExperimentConfig, {"rl_iterations": -1}, "'rl_iterations' parameter of ExperimentConfig must be an int >= 0"),
+    (ExperimentConfig, {"extra": {"n_user": 20}}, "'extra' parameter of ExperimentConfig must be a mapping whose keys are SessionsConfig fields"),
+    (ExperimentConfig, {"extra": [("n_users", 20)]}, "'extra' parameter of ExperimentConfig must be a mapping with str keys"),
 ]
 
 
