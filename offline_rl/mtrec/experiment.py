@@ -59,7 +59,7 @@ from offline_rl.simulators import simulate_logs
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BACKBONES = ("wide_deep", "deepfm", "pnn", "din", "dien", "sasrec")
+DEFAULT_BACKBONES = tuple(BACKBONES)
 DISPLAY = {"wide_deep": "Wide&Deep", "deepfm": "DeepFM", "pnn": "PNN", "din": "DIN",
            "dien": "DIEN", "sasrec": "SASRec"}
 #: The two reward models of every experiment: name -> quantile heads N (1 = IQ-Learn).
@@ -134,10 +134,10 @@ class ExperimentConfig(Config):
 
 @dataclass(frozen=True, eq=False)
 class SessionsSplit:
-    """The sessions logs every experiment but the separate checks (3, 5) reads.
+    """The main sessions logs, shared by experiments 1, 2, 4 and 6 (3 and 5 simulate their own).
 
-    ``satisfaction`` (``event_id``, ``reward``) is the simulator's hidden truth: it is only
-    joined to scores after fitting, never passed to a learner.
+    ``satisfaction`` (``event_id``, ``reward``) is the simulator's hidden truth: it is joined to
+    scores after fitting and never passed to a learner.
     """
 
     trajectories: pl.DataFrame
