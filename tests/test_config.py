@@ -25,7 +25,10 @@ from offline_rl.config import (
 )
 from offline_rl.evaluation.evaluate import EvaluationConfig
 from offline_rl.igl.config import IGLPConfig
+from offline_rl.mtrec.classifier import MTRecConfig
+from offline_rl.mtrec.experiment import ExperimentConfig
 from offline_rl.nightly.config import NightlyConfig
+from offline_rl.qriql.config import QRIQLConfig
 
 #: Every config class and one valid, non-default instance of it.
 CONFIGS: list[Config] = [
@@ -33,6 +36,10 @@ CONFIGS: list[Config] = [
     NightlyConfig(logs="logs/", date="2026-11-01", states=2, negative_signals=("dislike", "angry"), seed=5,
                   max_weight=20.0, vocabulary=("none", "click", "dislike"), bootstrap_replicates=0),
     EvaluationConfig(estimators=("ips", "snips"), interval="bca", seed=3, max_units=None, baseline="prod"),
+    QRIQLConfig(quantiles=3, alpha=0.25, gamma=0.5, terminal_value="learned", epochs=2, seed=4),
+    MTRecConfig(backbone="sasrec", kappa=0.3, standardize_rewards=False, seed=2),
+    ExperimentConfig(rows=600, backbones=("din", "pnn"), satisfaction_rows=0,
+                     extra={"n_users": 20, "n_items": 40}),
 ]
 
 BAD = [
@@ -87,6 +94,37 @@ BAD = [
     (EvaluationConfig, {"max_units": 10}, "'max_units' parameter of EvaluationConfig must be None or an int >= 100. Got 10"),
     (EvaluationConfig, {"baseline": "logged"}, "'baseline' parameter of EvaluationConfig must be None (lift over the logged"),
     (EvaluationConfig, {"seed": -1}, "'seed' parameter of EvaluationConfig must be an int >= 0. Got -1"),
+    (QRIQLConfig, {"quantiles": 0}, "'quantiles' parameter of QRIQLConfig must be an int >= 1. Got 0 instead."),
+    (QRIQLConfig, {"quantiles": 2.0}, "'quantiles' parameter of QRIQLConfig must be an int >= 1. Got 2.0"),
+    (QRIQLConfig, {"n_actions": 1}, "'n_actions' parameter of QRIQLConfig must be an int >= 2. Got 1"),
+    (QRIQLConfig, {"alpha": 0}, "'alpha' parameter of QRIQLConfig must be a float > 0. Got 0 instead."),
+    (QRIQLConfig, {"gamma": 1.0}, "'gamma' parameter of QRIQLConfig must be a float in [0, 1). Got 1.0"),
+    (QRIQLConfig, {"gamma": float("nan")}, "'gamma' parameter of QRIQLConfig must be a float in [0, 1). Got nan"),
+    (QRIQLConfig, {"temperature": 0.0}, "'temperature' parameter of QRIQLConfig must be a float > 0"),
+    (QRIQLConfig, {"huber_kappa": -1.0}, "'huber_kappa' parameter of QRIQLConfig must be a float >= 0"),
+    (QRIQLConfig, {"terminal_value": "absorbing"}, "'terminal_value' parameter of QRIQLConfig must be a str among {'zero', 'learned'}"),
+    (QRIQLConfig, {"epochs": 0}, "'epochs' parameter of QRIQLConfig must be None or an int >= 1. Got 0"),
+    (QRIQLConfig, {"use_context": "yes"}, "'use_context' parameter of QRIQLConfig must be a bool"),
+    (QRIQLConfig, {"learning_rate": 0.0}, "'learning_rate' parameter of QRIQLConfig must be a float > 0"),
+    (QRIQLConfig, {"seed": -1}, "'seed' parameter of QRIQLConfig must be an int >= 0. Got -1"),
+    (MTRecConfig, {"backbone": "lstm"}, "'backbone' parameter of MTRecConfig must be a str among {'wide_deep', 'deepfm', 'pnn', 'din', 'dien', 'sasrec'}. Got 'lstm'"),
+    (MTRecConfig, {"kappa": -0.1}, "'kappa' parameter of MTRecConfig must be a float >= 0. Got -0.1"),
+    (MTRecConfig, {"kappa": float("inf")}, "'kappa' parameter of MTRecConfig must be a float >= 0. Got inf"),
+    (MTRecConfig, {"history_length": 0}, "'history_length' parameter of MTRecConfig must be an int >= 1"),
+    (MTRecConfig, {"batch_size": True}, "'batch_size' parameter of MTRecConfig must be an int >= 1. Got True"),
+    (MTRecConfig, {"standardize_rewards": 1}, "'standardize_rewards' parameter of MTRecConfig must be a bool"),
+    (MTRecConfig, {"weight_decay": -1e-6}, "'weight_decay' parameter of MTRecConfig must be a float >= 0"),
+    (ExperimentConfig, {"backbones": "din"}, "'backbones' parameter of ExperimentConfig must be a tuple of str among"),
+    (ExperimentConfig, {"backbones": ("din", "lstm")}, "'backbones' parameter of ExperimentConfig must be a tuple of str among"),
+    (ExperimentConfig, {"backbones": ()}, "with at least 1 element(s)"),
+    (ExperimentConfig, {"rows": 0}, "'rows' parameter of ExperimentConfig must be an int >= 1. Got 0"),
+    (ExperimentConfig, {"satisfaction_rows": -1}, "'satisfaction_rows' parameter of ExperimentConfig must be an int >= 0"),
+    (ExperimentConfig, {"gamma": 1.0}, "'gamma' parameter of ExperimentConfig must be a float in [0, 1)"),
+    (ExperimentConfig, {"satisfaction_gamma": -0.1}, "'satisfaction_gamma' parameter of ExperimentConfig must be a float in [0, 1)"),
+    (ExperimentConfig, {"test_fraction": 0.0}, "'test_fraction' parameter of ExperimentConfig must be a float in (0, 1)"),
+    (ExperimentConfig, {"rl_iterations": -1}, "'rl_iterations' parameter of ExperimentConfig must be an int >= 0"),
+    (ExperimentConfig, {"extra": {"n_user": 20}}, "'extra' parameter of ExperimentConfig must be a mapping whose keys are SessionsConfig fields"),
+    (ExperimentConfig, {"extra": [("n_users", 20)]}, "'extra' parameter of ExperimentConfig must be a mapping with str keys"),
 ]
 
 

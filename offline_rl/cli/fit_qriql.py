@@ -9,23 +9,24 @@ import click
 
 from offline_rl.cli.options import vocabulary_option
 from offline_rl.data.prepare import DEFAULT_NEGATIVE_SIGNALS, PrepareConfig
+from offline_rl.qriql.config import QRIQLConfig
 
 
 @click.command("fit-qriql")
 @click.argument("logs")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder for the model artifact and mental_rewards.parquet.")
-@click.option("--quantiles", type=int, default=10, show_default=True,
+@click.option("--quantiles", type=int, default=QRIQLConfig.quantiles, show_default=True,
               help="Quantile heads N per action; 1 gives the IQ-Learn baseline.")
-@click.option("--alpha", type=float, default=0.5, show_default=True,
+@click.option("--alpha", type=float, default=QRIQLConfig.alpha, show_default=True,
               help="chi^2 regulariser weight alpha of psi(x) = x - x^2/(4 alpha).")
-@click.option("--gamma", type=float, default=0.9, show_default=True,
+@click.option("--gamma", type=float, default=QRIQLConfig.gamma, show_default=True,
               help="Discount gamma of the user MDP.")
-@click.option("--steps", type=int, default=500, show_default=True, help="Adam steps.")
-@click.option("--epochs", type=int, default=None,
+@click.option("--steps", type=int, default=QRIQLConfig.steps, show_default=True, help="Adam steps.")
+@click.option("--epochs", type=int, default=QRIQLConfig.epochs,
               help="Train ceil(epochs * rows / batch) steps instead of --steps.")
-@click.option("--batch-size", type=int, default=4000, show_default=True, help="Mini-batch size.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
+@click.option("--batch-size", type=int, default=QRIQLConfig.batch_size, show_default=True, help="Mini-batch size.")
+@click.option("--seed", type=int, default=QRIQLConfig.seed, show_default=True, help="Seed.")
 @click.option("--actions", "actions_path", type=click.Path(dir_okay=False), default=None,
               help="Optional actions table (action_id, features) with item features.")
 @click.option("--session-gap", "session_gap_seconds", type=float, default=1800.0,
@@ -42,7 +43,7 @@ def fit_qriql(logs, out_dir, quantiles, alpha, gamma, steps, epochs, batch_size,
     from offline_rl.data.hidden_reward import drop_hidden_reward
     from offline_rl.data.loading import load_actions, load_logs
     from offline_rl.data.prepare import user_trajectories
-    from offline_rl.qriql import QRIQL, QRIQLConfig
+    from offline_rl.qriql import QRIQL
     from offline_rl.qriql.learner import REWARDS_FILE
 
     config = QRIQLConfig(quantiles=quantiles, alpha=alpha, gamma=gamma, steps=steps,

@@ -140,10 +140,23 @@ def load_amazon(
     history_length: int = 10,
 ) -> AmazonDataset:
     """Build the DIN samples and QR-IQL trajectories of an Amazon category (see module doc)."""
+    return amazon_dataset(read_reviews(reviews_path), read_meta(meta_path), seed=seed,
+                          history_length=history_length, source=str(reviews_path))
+
+
+def amazon_dataset(
+    reviews: pl.DataFrame,
+    meta: pl.DataFrame,
+    *,
+    seed: int = 0,
+    history_length: int = 10,
+    source: str = "reviews",
+) -> AmazonDataset:
+    """:func:`load_amazon` on frames already read: ``reviews`` as :func:`read_reviews` returns
+    them, ``meta`` as :func:`read_meta` does (one row per asin). Other review-like data (e.g.
+    :mod:`offline_rl.data.movielens`) use it; ``source`` names the data in errors."""
     if not isinstance(history_length, int) or history_length < 1:
         raise ValueError(f"history_length must be an int >= 1; got {history_length!r}.")
-    reviews = read_reviews(reviews_path)
-    meta = read_meta(meta_path)
     reviews = reviews.unique(["reviewerID", "asin"], keep="first", maintain_order=True)
     asins = reviews["asin"].unique().sort()
     items = (pl.DataFrame({"asin": asins})
@@ -183,7 +196,7 @@ def load_amazon(
                 steps.append((user, times[i], item, response, split))
     if not samples:
         raise SchemaError(
-            f"{reviews_path}: no user has 2 or more reviews of distinct items; nothing to build"
+            f"{source}: no user has 2 or more reviews of distinct items; nothing to build"
         )
     sample_frame = pl.DataFrame(
         samples,

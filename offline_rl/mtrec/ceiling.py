@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,7 @@ def satisfaction_ceiling(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: one JSON line per seed on stdout."""
     parser = argparse.ArgumentParser(prog="python -m offline_rl.mtrec.ceiling",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -130,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
         result = satisfaction_ceiling(seed, rows=args.rows, alpha=args.alpha,
                                       bounce_slope=args.bounce_slope,
                                       options=json.loads(args.options))
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                          for k, v in result.items()}))
+        sys.stdout.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                     for k, v in result.items()}) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,9 @@ training rows so one ``kappa`` suits reward models of different scales (the pape
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from offline_rl.artifacts import load_artifact, prefixed, save_artifact, torch_threads
+from offline_rl.config import Boolean, Choice, Config, Integer, Real
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
 from offline_rl.errors import NotFittedError
 from offline_rl.mtrec.backbones import BACKBONES
@@ -37,11 +37,9 @@ from offline_rl.qriql.features import IdIndex
 ARTIFACT_FORMAT = "offline_rl.mtrec.MTRecClassifier"
 ARTIFACT_VERSION = "1"
 
-CONFIG_SCHEMA_VERSION = "1"
-
 
 @dataclass(frozen=True, kw_only=True)
-class MTRecConfig:
+class MTRecConfig(Config):
     """Hyperparameters of an (aligned) CTR backbone. References: MTRec Eq. (8)-(10)."""
 
     backbone: str = "din"
@@ -68,46 +66,21 @@ class MTRecConfig:
     """Upper bound on torch CPU threads (1: see QRIQLConfig.max_threads)."""
     seed: int = 0
     """Seed of initialisation and shuffling."""
-    version: str = field(default=CONFIG_SCHEMA_VERSION)
-    """Schema version of this configuration."""
 
-    def __post_init__(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise ValueError(
-                f"The 'backbone' parameter of MTRecConfig must be a str among "
-                f"{sorted(BACKBONES)}. Got {self.backbone!r} instead."
-            )
-        if not (isinstance(self.kappa, int | float) and self.kappa >= 0):
-            raise ValueError(
-                f"The 'kappa' parameter of MTRecConfig must be a float >= 0. Got {self.kappa!r} instead."
-            )
-        for name in ("embedding_dim", "hidden_dim", "history_length", "epochs", "batch_size",
-                     "max_threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"The {name!r} parameter of MTRecConfig must be an int >= 1. Got {value!r} instead."
-                )
-        if not self.learning_rate > 0 or not self.weight_decay >= 0:
-            raise ValueError("MTRecConfig needs learning_rate > 0 and weight_decay >= 0; got "
-                             f"{self.learning_rate!r}, {self.weight_decay!r}.")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"The 'seed' parameter of MTRecConfig must be an int >= 0. Got {self.seed!r} instead.")
-        if self.version != CONFIG_SCHEMA_VERSION:
-            raise ValueError(f"Unknown MTRecConfig version {self.version!r}; expected {CONFIG_SCHEMA_VERSION!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict with the schema ``version``."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MTRecConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"Unknown MTRecConfig field(s) {unknown}; valid fields: {sorted(names)}.")
-        return cls(**dict(data))
+    CONSTRAINTS = {
+        "backbone": Choice(tuple(BACKBONES)),
+        "kappa": Real(0.0),
+        "standardize_rewards": Boolean(),
+        "embedding_dim": Integer(1),
+        "hidden_dim": Integer(1),
+        "history_length": Integer(1),
+        "epochs": Integer(1),
+        "batch_size": Integer(1),
+        "learning_rate": Real(0.0, low_open=True),
+        "weight_decay": Real(0.0),
+        "max_threads": Integer(1),
+        "seed": Integer(0),
+    }
 
 
 def alignment_loss(prob: torch.Tensor, reward_positive: torch.Tensor,

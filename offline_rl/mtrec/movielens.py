@@ -1,111 +1,60 @@
 """Optional real-data check: r* against held-out MovieLens-100K ratings.
 
-The ratings are read, at run time, from the example data bundled in the ``recbole`` wheel
-(``pip download recbole==1.2.1 --no-deps`` into a cache folder; the data are never copied into
-the repository). Each rating is treated like an Amazon review: the rated movie is a positive
-step, one movie the user never rated is a sampled negative (:func:`offline_rl.data.amazon.load_amazon`,
-genre = first listed genre). QR-IQL and IQ-Learn see only rated / not rated; the rating value
-is held out. Reported: Spearman of r* with the rating over the rated steps, and the AUC of r*
-separating ratings >= 4 from ratings <= 3.
+The data come from :func:`offline_rl.data.movielens.load_movielens_100k` (user-supplied; not
+shipped, never downloaded): each rating is a positive step, one movie the user never rated a
+sampled negative. QR-IQL and IQ-Learn see only rated / not rated; the rating value is held out.
+Reported: Spearman of r* (and of ``r*(s, a^P) - r*(s, a^N)``) with the rating over the rated
+steps, the AUC of r* separating ratings >= 4 from ratings <= 3, and the same for a baseline
+that needs no model, the movie's number of ratings (popularity).
 
-Skips cleanly (returns ``{"skipped": reason}``) when the wheel cannot be had.
+``python -m offline_rl.mtrec.movielens [PATH] [--seed S] [--epochs E]`` prints the result as
+JSON (PATH defaults to ``.bench/recbole``, where docs/qriql.md suggests putting the wheel).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import subprocess
 import sys
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Any
 
+import click
 import polars as pl
 
-WHEEL = "recbole-1.2.1-py3-none-any.whl"
-INTER = "recbole/dataset_example/ml-100k/ml-100k.inter"
-ITEM = "recbole/dataset_example/ml-100k/ml-100k.item"
+from offline_rl.data.movielens import load_movielens_100k
+from offline_rl.errors import SchemaError
+from offline_rl.evaluation.auc import roc_auc
+from offline_rl.mtrec.experiment import REWARD_MODELS, spearman
+from offline_rl.qriql import QRIQL, QRIQLConfig
 
-
-def fetch_wheel(cache_dir: str | os.PathLike[str], *, download: bool = True) -> Path | None:
-    """The cached recbole wheel, downloaded with pip if absent (None when it cannot be had)."""
-    cache = Path(cache_dir)
-    wheel = cache / WHEEL
-    if wheel.is_file():
-        return wheel
-    if not download:
-        return None
-    cache.mkdir(parents=True, exist_ok=True)
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "recbole==1.2.1", "--no-deps", "-d",
-             str(cache)],
-            check=True, capture_output=True, timeout=300,
-        )
-    except (subprocess.SubprocessError, OSError):
-        return None
-    return wheel if wheel.is_file() else None
-
-
-def read_ratings(wheel: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(ratings: user, item, rating, timestamp; items: item, genre) from the wheel."""
-    with zipfile.ZipFile(wheel) as archive:
-        inter = archive.read(INTER).decode("utf-8")
-        item = archive.read(ITEM).decode("latin-1")
-    ratings = pl.read_csv(inter.encode(), separator="\t", infer_schema=False,
-                          new_columns=["user", "item", "rating", "timestamp"]).with_columns(
-        pl.col("rating").cast(pl.Float64), pl.col("timestamp").cast(pl.Float64).cast(pl.Int64))
-    items = pl.read_csv(item.encode(), separator="\t", quote_char=None, infer_schema=False,
-                        new_columns=["item", "title", "year", "genres"])
-    items = items.select("item", pl.col("genres").fill_null("unknown").str.split(" ")
-                         .list.first().alias("genre"))
-    return ratings, items
+logger = logging.getLogger(__name__)
 
 
 def movielens_check(
-    cache_dir: str | os.PathLike[str], *, seed: int = 0, epochs: int = 5,
-    download: bool = True, log=print,
+    path: str | os.PathLike[str], *, seed: int = 0, epochs: int = 5,
 ) -> dict[str, Any]:
-    """Fit QR-IQL and IQ-Learn on rated/not-rated steps; score r* against held-out ratings."""
-    from offline_rl.data.amazon import load_amazon
-    from offline_rl.evaluation.auc import roc_auc
-    from offline_rl.mtrec.experiment import spearman
-    from offline_rl.qriql import QRIQL, QRIQLConfig
+    """Fit QR-IQL and IQ-Learn on rated/not-rated steps; score r* against held-out ratings.
 
-    wheel = fetch_wheel(cache_dir, download=download)
-    if wheel is None:
-        return {"skipped": f"recbole==1.2.1 wheel not available in {cache_dir}"}
-    ratings, items = read_ratings(wheel)
-    with tempfile.TemporaryDirectory() as folder:
-        reviews = Path(folder) / "reviews_ML100K_5.json"
-        meta = Path(folder) / "meta_ML100K.json"
-        reviews.write_text("\n".join(
-            json.dumps({"reviewerID": u, "asin": i, "unixReviewTime": int(t)})
-            for u, i, t in ratings.select("user", "item", "timestamp").iter_rows()) + "\n")
-        meta.write_text("\n".join(
-            json.dumps({"asin": i, "categories": [[g]]}) for i, g in items.iter_rows()) + "\n")
-        data = load_amazon(reviews, meta, seed=seed)
-    trajectories = data.trajectories.drop("split")
-    asin = data.items.select("item", pl.col("asin").alias("movie"))
-    rated = (trajectories.filter(pl.col("response") == 1).select("event_id", "user_id", "item")
-             .join(asin, on="item")
-             .join(ratings.select(pl.col("user").alias("user_id"), pl.col("item").alias("movie"),
-                                  "rating"), on=["user_id", "movie"]))
-    # Baseline that needs no reward model: how often the movie was rated (popularity).
+    ``path``: see :func:`offline_rl.data.movielens.load_movielens_100k` (FileNotFoundError
+    when the data are not there). Each reward model trains ``epochs`` passes at the default
+    batch size, seeded with ``seed`` like the negatives' sampling.
+    """
+    data = load_movielens_100k(path, seed=seed)
+    trajectories = data.implicit.trajectories.drop("split")
+    rated = data.rated_steps
     popularity = rated.join(rated.group_by("item").len("popularity"), on="item")
     result: dict[str, Any] = {
-        "ratings": ratings.height, "trajectory_steps": trajectories.height,
+        "ratings": data.ratings.height, "trajectory_steps": trajectories.height,
         "rated_steps": rated.height,
         "spearman_rating_item_popularity": spearman(popularity["popularity"],
                                                     popularity["rating"]),
         "auc_rating_ge_4_item_popularity": roc_auc((popularity["rating"] >= 4).to_numpy(),
                                                    popularity["popularity"].to_numpy()),
     }
-    for name, quantiles in (("QR-IQL", 10), ("IQ-Learn", 1)):
+    for name, quantiles in REWARD_MODELS:
         model = QRIQL(QRIQLConfig(quantiles=quantiles, epochs=epochs, seed=seed)).fit(
-            trajectories, item_categories=data.item_categories())
+            trajectories, item_categories=data.implicit.item_categories())
         rewards = model.mental_rewards(trajectories).select(
             "event_id", "mental_reward",
             (pl.col("mental_reward_positive") - pl.col("mental_reward_negative")).alias("adv"))
@@ -118,10 +67,25 @@ def movielens_check(
             "auc_rating_ge_4_advantage": roc_auc(liked, joined["adv"].to_numpy()),
             "fit_seconds": model.fit_seconds_,
         }
-        log(f"MovieLens {name}: {result[name]}")
+        logger.info("MovieLens %s: %s", name, result[name])
     return result
 
 
+@click.command(help=__doc__.splitlines()[0])
+@click.argument("path", default=".bench/recbole")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of everything.")
+@click.option("--epochs", type=int, default=5, show_default=True,
+              help="Passes of each reward model over the steps.")
+def main(path: str, seed: int, epochs: int) -> None:
+    """Benchmark entry point: the result as JSON on stdout; bad or missing data exit 2."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        result = movielens_check(path, seed=seed, epochs=epochs)
+    except (FileNotFoundError, SchemaError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(result, indent=2))
+
+
 if __name__ == "__main__":  # pragma: no cover - benchmark entry point
-    print(json.dumps(movielens_check(sys.argv[1] if len(sys.argv) > 1 else ".bench/recbole"),
-                     indent=2))
+    main()

@@ -133,7 +133,9 @@ def evaluate_policy(env: SessionEnvironment, policy: ScoringPolicy, *, kappa: fl
     steps = play(env, policy, rows, np.random.default_rng([seed, 99]))
     frame = pl.DataFrame({"session": steps["session"], "click": steps["click"],
                           "satisfaction": steps["satisfaction"]})
-    per_session = frame.group_by("session").agg(
+    # In order of first appearance: a hash grouping's order varies between runs, and so
+    # would the last bits of the means below.
+    per_session = frame.group_by("session", maintain_order=True).agg(
         pl.col("click").sum(), pl.len().alias("length"), pl.col("satisfaction").sum()
     )
     return PolicyResult(

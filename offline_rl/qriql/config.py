@@ -1,36 +1,19 @@
 """Configuration of the QR-IQL learner (:class:`offline_rl.qriql.learner.QRIQL`).
 
-A frozen, keyword-only dataclass validated on construction, with a JSON round trip carrying a
-schema version. Each field's docstring doubles as CLI help.
+One frozen, keyword-only dataclass validated against its constraint table on construction
+(:mod:`offline_rl.config`), with a JSON round trip carrying ``schema_version``. Each field's
+docstring doubles as CLI help.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-CONFIG_SCHEMA_VERSION = "1"
-
-
-def _check(condition: bool, name: str, rule: str, value: Any) -> None:
-    if not condition:
-        raise ValueError(
-            f"The {name!r} parameter of QRIQLConfig must be {rule}. Got {value!r} instead."
-        )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+from offline_rl.config import Boolean, Choice, Config, Integer, Optional, Real
 
 
 @dataclass(frozen=True, kw_only=True)
-class QRIQLConfig:
+class QRIQLConfig(Config):
     """Hyperparameters of QR-IQL (MTRec Problem 6, Appendix A.2, Algorithm 1).
 
     References
@@ -96,52 +79,28 @@ class QRIQLConfig:
     seed: int = 0
     """Seed of initialisation and mini-batch sampling."""
 
-    version: str = field(default=CONFIG_SCHEMA_VERSION)
-    """Schema version of this configuration."""
-
-    def __post_init__(self) -> None:
-        for name, minimum in (
-            ("quantiles", 1), ("n_actions", 2), ("embedding_dim", 1), ("hidden_dim", 1),
-            ("max_position", 1), ("steps", 1), ("batch_size", 1), ("max_threads", 1),
-        ):
-            value = getattr(self, name)
-            _check(_is_int(value) and value >= minimum, name, f"an int >= {minimum}", value)
-        _check(self.epochs is None or (_is_int(self.epochs) and self.epochs >= 1), "epochs",
-               "None or an int >= 1", self.epochs)
-        _check(_is_real(self.alpha) and self.alpha > 0, "alpha", "a float > 0", self.alpha)
-        _check(_is_real(self.gamma) and 0 <= self.gamma < 1, "gamma", "a float in [0, 1)",
-               self.gamma)
-        _check(_is_real(self.temperature) and self.temperature > 0, "temperature",
-               "a float > 0", self.temperature)
-        _check(_is_real(self.huber_kappa) and self.huber_kappa >= 0, "huber_kappa",
-               "a float >= 0 (0 = pinball loss)", self.huber_kappa)
-        _check(_is_real(self.learning_rate) and self.learning_rate > 0, "learning_rate",
-               "a float > 0", self.learning_rate)
-        _check(_is_real(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
-               "a float >= 0", self.weight_decay)
-        _check(self.terminal_value in ("zero", "learned"), "terminal_value",
-               "a str among ('zero', 'learned')", self.terminal_value)
-        _check(isinstance(self.use_context, bool), "use_context", "a bool", self.use_context)
-        _check(_is_int(self.seed) and self.seed >= 0, "seed", "an int >= 0", self.seed)
-        _check(self.version == CONFIG_SCHEMA_VERSION, "version",
-               repr(CONFIG_SCHEMA_VERSION), self.version)
+    CONSTRAINTS = {
+        "quantiles": Integer(1),
+        "alpha": Real(0.0, low_open=True),
+        "gamma": Real(0.0, 1.0, high_open=True),
+        "temperature": Real(0.0, low_open=True),
+        "terminal_value": Choice(("zero", "learned")),
+        "huber_kappa": Real(0.0),
+        "n_actions": Integer(2),
+        "embedding_dim": Integer(1),
+        "hidden_dim": Integer(1),
+        "use_context": Boolean(),
+        "max_position": Integer(1),
+        "steps": Integer(1),
+        "epochs": Optional(Integer(1)),
+        "batch_size": Integer(1),
+        "learning_rate": Real(0.0, low_open=True),
+        "weight_decay": Real(0.0),
+        "max_threads": Integer(1),
+        "seed": Integer(0),
+    }
 
     @property
     def is_iq_learn(self) -> bool:
         """True for the non-distributional IQ-Learn baseline (N = 1)."""
         return self.quantiles == 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dictionary of every field, with the schema ``version``."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> QRIQLConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(
-                f"Unknown QRIQLConfig field(s) {unknown}; valid fields: {sorted(names)}."
-            )
-        return cls(**dict(data))

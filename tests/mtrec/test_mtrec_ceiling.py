@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from offline_rl.mtrec.ceiling import iq_learn_state_rewards, satisfaction_ceiling
+from offline_rl.mtrec.ceiling import iq_learn_state_rewards, main, satisfaction_ceiling
 
 
 def test_state_rewards_match_the_first_order_conditions():
@@ -35,3 +37,9 @@ def test_satisfaction_ceiling_runs_and_is_seeded():
     three = satisfaction_ceiling(0, rows=800, options=small, bounce_slope=2.0)
     assert three["click"] == first["click"]
     assert -1 <= three["r_star_logged"] <= 1 and 0 < three["bounce_rate_given_click"] < 1
+
+
+def test_main_writes_one_json_line_per_seed(capsys):
+    main(["--seeds", "0", "1", "--rows", "300", "--options", '{"n_users": 30, "n_items": 40}'])
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["seed"] for line in lines] == [0, 1]

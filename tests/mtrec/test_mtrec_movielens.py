@@ -1,10 +1,55 @@
-"""The optional MovieLens check skips cleanly without the recbole wheel."""
+"""The optional MovieLens check: a clear error without data, and a seeded run on small files."""
 
 from __future__ import annotations
 
-from offline_rl.mtrec.movielens import movielens_check
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from offline_rl.mtrec.movielens import main, movielens_check
 
 
-def test_skips_without_the_wheel(tmp_path):
-    result = movielens_check(tmp_path, download=False)
-    assert "skipped" in result and "recbole" in result["skipped"]
+@pytest.fixture(scope="module")
+def small_movielens(tmp_path_factory):
+    """40 users rating 60 movies, in RecBole's ML-100K atomic-file layout."""
+    folder = tmp_path_factory.mktemp("ml-100k")
+    rng = np.random.default_rng(0)
+    quality = rng.normal(size=60)
+    ratings = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    for user in range(1, 41):
+        for movie in rng.choice(60, size=int(rng.integers(3, 12)), replace=False):
+            rating = int(np.clip(np.round(3 + quality[movie] + rng.normal()), 1, 5))
+            ratings.append(f"{user}\t{movie + 1}\t{rating}\t{int(rng.integers(0, 10**6))}")
+    movies = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]
+    movies += [f"{m + 1}\tMovie {m + 1}\t1990\t{('Drama', 'Comedy Drama', 'Horror')[m % 3]}"
+               for m in range(60)]
+    (folder / "ml-100k.inter").write_text("\n".join(ratings) + "\n")
+    (folder / "ml-100k.item").write_text("\n".join(movies) + "\n", encoding="latin-1")
+    return folder
+
+
+def _without_timings(result: dict) -> dict:
+    return {k: ({kk: vv for kk, vv in v.items() if kk != "fit_seconds"} if isinstance(v, dict)
+                else v) for k, v in result.items()}
+
+
+def test_runs_and_is_seeded(small_movielens):
+    first = movielens_check(small_movielens, epochs=1)
+    assert first["rated_steps"] * 2 == first["trajectory_steps"] <= 2 * first["ratings"]
+    for name in ("QR-IQL", "IQ-Learn"):
+        assert -1 <= first[name]["spearman_rating"] <= 1
+        assert 0 <= first[name]["auc_rating_ge_4"] <= 1
+    assert _without_timings(movielens_check(small_movielens, epochs=1)) == _without_timings(first)
+    printed = CliRunner().invoke(main, [str(small_movielens), "--epochs", "1"])
+    assert printed.exit_code == 0, printed.output
+    assert _without_timings(json.loads(printed.stdout)) == _without_timings(first)
+
+
+def test_missing_data_raises_and_the_entry_point_exits_2(tmp_path):
+    with pytest.raises(FileNotFoundError, match="never downloaded"):
+        movielens_check(tmp_path)
+    result = CliRunner().invoke(main, [str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: No MovieLens-100K at") and not result.stdout

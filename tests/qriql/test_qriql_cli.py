@@ -75,3 +75,27 @@ def test_experiment_mtrec_command(tmp_path):
         assert (tmp_path / name).is_file(), name
     table = pl.read_csv(tmp_path / "mtrec_table.csv")
     assert table["model"].to_list() == ["DIN", "DIN-IRL", "DIN-MTRec"]
+    # progress is the library's logging, shown on stderr; the table alone goes to stdout
+    assert "DIN-MTRec: AUC" in result.stderr and "DIN-MTRec: AUC" not in result.stdout
+    assert json.loads((tmp_path / "summary.json").read_text())["config"]["schema_version"] == "1"
+
+
+def test_experiment_mtrec_defaults_are_the_config_defaults():
+    from offline_rl.cli.experiment_mtrec import mtrec
+    from offline_rl.mtrec.experiment import ExperimentConfig
+
+    defaults = {param.name: param.default for param in mtrec.params}
+    config = ExperimentConfig()
+    for name in ("rows", "reward_steps", "ctr_epochs", "kappa", "rl_iterations",
+                 "satisfaction_rows"):
+        assert defaults[name] == getattr(config, name), name
+    assert tuple(defaults["backbones"].split(",")) == config.backbones
+    assert defaults["rows"] == config.production_rows  # --rows sets both
+
+
+def test_experiment_mtrec_bad_backbone_exits_2(tmp_path):
+    result = CliRunner().invoke(main, ["experiment", "mtrec", "--out", str(tmp_path / "o"),
+                                       "--backbones", "din,lstm"])
+    assert result.exit_code == 2
+    assert "'backbones' parameter of ExperimentConfig must be a tuple of str among" in result.output
+    assert not (tmp_path / "o").exists()

@@ -68,7 +68,7 @@ def test_mental_reward_tracks_satisfaction_when_gamma_is_the_users(seed):
     """
     result = satisfaction_check(
         ExperimentConfig(satisfaction_rows=100000, satisfaction_gamma=0.0, reward_steps=400,
-                         reward_batch_size=1000), seed, log=lambda message: None)
+                         reward_batch_size=1000), seed)
     for name in ("QR-IQL", "IQ-Learn"):
         assert result[name]["r_star"] > result["click"] + result["margin_2se"], result
 
@@ -83,8 +83,7 @@ def test_mental_reward_decreases_along_sessions(fitted):
 
 def test_mental_reward_separates_held_out_likes():
     result = explicit_signal_check(
-        ExperimentConfig(production_rows=20000, reward_steps=400, reward_batch_size=1000), 0,
-        log=lambda message: None)
+        ExperimentConfig(production_rows=20000, reward_steps=400, reward_batch_size=1000), 0)
     for name in ("QR-IQL", "IQ-Learn"):
         n1, n0 = result[name]["n_like"], result[name]["n_dislike"]
         se = math.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
