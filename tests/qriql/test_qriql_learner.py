@@ -38,8 +38,6 @@ def test_mental_rewards_frame(fitted, trajectories):
     assert rewards.height == trajectories.height
     assert_frame_equal(rewards.select(KEY_COLUMNS), trajectories.select(KEY_COLUMNS))
     assert rewards["mental_reward_quantiles"].list.len().unique().to_list() == [SMALL["quantiles"]]
-    quantiles = np.stack(rewards["mental_reward_quantiles"].to_list())
-    assert (np.diff(quantiles, axis=1) >= 0).all()
     logged = np.where(rewards["response"] == 1, rewards["mental_reward_positive"],
                       rewards["mental_reward_negative"])
     assert np.allclose(logged, rewards["mental_reward"])
@@ -166,3 +164,92 @@ def test_epochs_sets_the_number_of_steps(trajectories):
     model = QRIQL(config).fit(trajectories)
     expected = -(-2 * trajectories.height // SMALL["batch_size"])
     assert model.steps_ == expected == len(model.loss_curve_)
+
+
+def _next_state_frame(trajectories: pl.DataFrame, action: int) -> pl.DataFrame:
+    """The non-terminal rows' next states s'_a as states (a user_trajectories-shaped frame):
+    the history after this step, whose last response is set to ``action``."""
+    rows = trajectories.filter(~pl.col("done"))
+    last = pl.col("next_history_responses").list.len() - 1
+    return rows.with_columns(
+        history_items=pl.col("next_history_items"),
+        history_responses=pl.col("next_history_responses").list.slice(0, last)
+        .list.concat(pl.lit([action], dtype=pl.List(pl.Int64))),
+        item=pl.col("next_item"),
+        step=pl.col("step") + 1,
+    )
+
+
+def test_rewards_of_every_action_use_that_actions_next_state(fitted, trajectories):
+    """Eq. 7 for the counterfactual too: r*(s, a) = Q(s, a) - gamma V(s'_a), with s'_a the
+    logged s' whose last response is a (built here from the frame, through the public
+    predict_quantiles only), V = T logsumexp of the mean head; quantile rewards use V_i."""
+    cfg = fitted.config
+    rewards = fitted.mental_rewards(trajectories)
+    by_action = np.stack(rewards["mental_reward_by_action"].to_list())
+    lam = fitted.predict_quantiles(trajectories)  # (n, A, N)
+    done = trajectories["done"].to_numpy()
+    expected = lam.mean(axis=-1)
+    expected_quantiles = lam.copy()
+    for action in range(cfg.n_actions):
+        lam_next = fitted.predict_quantiles(_next_state_frame(trajectories, action))
+        value = cfg.temperature * np.log(np.exp(lam_next.mean(-1) / cfg.temperature).sum(1))
+        value_i = cfg.temperature * np.log(np.exp(lam_next / cfg.temperature).sum(1))
+        expected[~done, action] -= cfg.gamma * value
+        expected_quantiles[~done, action] -= cfg.gamma * value_i
+    np.testing.assert_allclose(by_action, expected, atol=2e-5)
+    rows = np.arange(len(done))
+    logged = trajectories["response"].to_numpy()
+    got_quantiles = np.stack(rewards["mental_reward_quantiles"].to_list())
+    # the logged action's quantile rewards, in increasing order (the head order is arbitrary)
+    np.testing.assert_allclose(got_quantiles, np.sort(expected_quantiles[rows, logged], -1),
+                               atol=2e-5)
+
+
+def test_one_training_step_is_adam_on_algorithm_1s_loss(trajectories, categories):
+    """Full batch (batch_size >= rows), one step: the recorded loss is the QR-IQL loss at the
+    initial weights and the weights move by Adam's first update of its gradient, V(s') path
+    included. The initial weights are those of a fit whose step is 1e-30 (no change in
+    float32)."""
+    import torch
+
+    from offline_rl.qriql.features import encode_trajectories
+    from offline_rl.qriql.objective import qriql_loss
+
+    settings = dict(SMALL, steps=1, batch_size=100_000, gamma=0.8, alpha=0.4, temperature=0.9,
+                    weight_decay=0.0)
+    initial = QRIQL(QRIQLConfig(**settings, learning_rate=1e-30)).fit(
+        trajectories, item_categories=categories)
+    stepped = QRIQL(QRIQLConfig(**settings, learning_rate=1e-3)).fit(
+        trajectories, item_categories=categories)
+    cfg = initial.config
+    data = encode_trajectories(trajectories, items=initial.items_,
+                               history_length=initial.history_length_,
+                               context_dim=initial.context_dim_, max_position=cfg.max_position,
+                               n_actions=cfg.n_actions)
+
+    def tensors(state):
+        return [torch.from_numpy(np.ascontiguousarray(a)) for a in (
+            state.history_items, state.history_responses, state.item, state.position,
+            state.context)]
+
+    network = initial.network_
+    network.train()
+    loss = qriql_loss(network(*tensors(data.state)), torch.from_numpy(data.action),
+                      network(*tensors(data.next_state)), torch.from_numpy(data.done),
+                      gamma=0.8, alpha=0.4, temperature=0.9).loss
+    assert stepped.loss_curve_[0] == pytest.approx(float(loss.detach()), rel=1e-5)
+    parameters = [p for p in network.parameters() if p.requires_grad]
+    gradients = torch.autograd.grad(loss, parameters, allow_unused=True)
+    checked = 0
+    for (name, before), after, gradient in zip(network.named_parameters(),
+                                               stepped.network_.parameters(), gradients,
+                                               strict=True):
+        if gradient is None:
+            continue
+        expected = before.detach() - 1e-3 * gradient / (gradient.abs() + 1e-8)
+        clear = gradient.abs() > 1e-5
+        torch.testing.assert_close(after.detach()[clear], expected[clear], rtol=0, atol=2e-5,
+                                   msg=lambda m, name=name: f"{name}: {m}")
+        checked += int(clear.sum())
+    assert checked > 1000
