@@ -245,3 +245,33 @@ def test_mental_reward_against_numpy_reference():
     v_i = np.where(done.numpy()[:, None], 0.0, v_i)
     np.testing.assert_allclose(quantiles.numpy(), lam.numpy() - 0.7 * v_i[:, None, :],
                                rtol=1e-12)
+
+
+def test_loss_parts_report_the_mean_terms():
+    """LossParts.u1 / u2 are the batch means of Q - V(s) and (Q - gamma V(s'))^2 / (4 alpha)."""
+    lam, lam_next, chosen, done = _random_batch(5)
+    q = lam.numpy()[np.arange(7), chosen.numpy()]                       # (n, N)
+    value = np.log(np.exp(lam.numpy()).sum(axis=1))                     # T = 1
+    next_value = np.where(done.numpy()[:, None], 0.0,
+                          np.log(np.exp(lam_next.numpy()).sum(axis=1)))
+    parts = qriql_loss(lam, chosen, lam_next, done, gamma=0.5, alpha=0.25)
+    assert parts.u1.item() == pytest.approx(np.mean(q - value))
+    assert parts.u2.item() == pytest.approx(np.mean((q - 0.5 * next_value) ** 2))
+    single = iq_learn_loss(lam[..., 0], chosen, lam_next[..., 0], done, gamma=0.5, alpha=0.25)
+    assert single.u2.item() == pytest.approx(np.mean((q[:, 0] - 0.5 * next_value[:, 0]) ** 2))
+
+
+def test_learned_terminal_value_replaces_zero_in_every_form():
+    lam, lam_next, chosen, done = _random_batch(6, quantiles=2)
+    terminal = torch.tensor([1.5, -0.5], dtype=torch.float64)
+    # IQ-Learn with a scalar absorbing value
+    got = iq_learn_loss(lam[..., 0], chosen, lam_next[..., 0], done, gamma=0.8, alpha=0.5,
+                        terminal_value=terminal[0])
+    expected = _np_qriql_loss(lam[..., :1].numpy(), lam_next[..., :1].numpy(), chosen.numpy(),
+                              done.numpy(), gamma=0.8, alpha=0.5, temperature=1.0,
+                              terminal=terminal[:1].numpy())
+    assert got.loss.item() == pytest.approx(expected, rel=1e-10)
+    # quantile rewards: V_i of the absorbing state at done steps
+    _, quantiles = mental_reward(lam, lam_next, done, gamma=0.8, terminal_value=terminal)
+    expected_q = lam.numpy()[done.numpy()] - 0.8 * terminal.numpy()[None, None, :]
+    np.testing.assert_allclose(quantiles.numpy()[done.numpy()], expected_q, rtol=1e-12)
