@@ -253,3 +253,45 @@ def test_one_training_step_is_adam_on_algorithm_1s_loss(trajectories, categories
                                    msg=lambda m, name=name: f"{name}: {m}")
         checked += int(clear.sum())
     assert checked > 1000
+
+
+@pytest.mark.parametrize("settings", [
+    dict(quantiles=3), dict(quantiles=1), dict(quantiles=2, terminal_value="learned"),
+    dict(quantiles=1, terminal_value="learned"), dict(quantiles=2, huber_kappa=0.5)])
+def test_loss_is_the_training_objective_on_the_given_rows(trajectories, settings):
+    """QRIQL.loss(frame) is Algorithm 1's loss (IQ-Learn's for N = 1) of the fitted network on
+    every row of ``frame``, with the config's gamma, alpha, T and terminal value."""
+    import torch
+
+    from offline_rl.qriql.features import encode_trajectories
+    from offline_rl.qriql.objective import iq_learn_loss, qriql_loss
+
+    config = QRIQLConfig(**{**SMALL, **settings, "gamma": 0.7, "alpha": 0.3,
+                            "temperature": 1.4})
+    model = QRIQL(config).fit(trajectories)
+    rows = trajectories.head(300)
+    data = encode_trajectories(rows, items=model.items_, history_length=model.history_length_,
+                               context_dim=model.context_dim_, max_position=config.max_position,
+                               n_actions=config.n_actions)
+
+    def tensors(state):
+        return [torch.from_numpy(np.ascontiguousarray(a)) for a in (
+            state.history_items, state.history_responses, state.item, state.position,
+            state.context)]
+
+    with torch.no_grad():
+        lam = model.network_(*tensors(data.state))
+        lam_next = model.network_(*tensors(data.next_state))
+    terminal = (model.network_.terminal_value.detach()
+                if config.terminal_value == "learned" else None)
+    actions, done = torch.from_numpy(data.action), torch.from_numpy(data.done)
+    common = dict(gamma=0.7, alpha=0.3, temperature=1.4)
+    if config.quantiles == 1:
+        expected = iq_learn_loss(lam[..., 0], actions, lam_next[..., 0], done, **common,
+                                 terminal_value=None if terminal is None else terminal[0])
+    else:
+        expected = qriql_loss(lam, actions, lam_next, done, **common,
+                              huber_kappa=config.huber_kappa, terminal_value=terminal)
+    assert model.loss(rows) == pytest.approx(float(expected.loss), rel=1e-5)
+    if terminal is not None:  # the absorbing value is in play: fitted away from 0, done rows
+        assert done.any() and float(terminal.abs().sum()) > 0
