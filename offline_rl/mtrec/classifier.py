@@ -118,12 +118,19 @@ def aligned_rewards(frame: pl.DataFrame, rewards: pl.DataFrame, *,
                          f"appears {int((rewards[key] == duplicated[key][0]).sum())} times.")
     joined = frame.select(key).join(rewards.select(key, *needed), on=key, how="left",
                                     maintain_order="left")
-    absent = joined[needed[0]].is_null()
+    absent = ~joined[key].is_in(rewards[key].implode())
     if absent.any():
         raise ValueError(f"{int(absent.sum())} training rows have no mental reward: '{key}' "
                          f"{joined[key].filter(absent)[0]!r} (for one) is not in rewards.")
-    return (joined[needed[0]].to_numpy().astype(np.float32),
-            joined[needed[1]].to_numpy().astype(np.float32))
+    positive = joined[needed[0]].to_numpy().astype(np.float32)
+    negative = joined[needed[1]].to_numpy().astype(np.float32)
+    bad = ~(np.isfinite(positive) & np.isfinite(negative))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"rewards: '{key}' {joined[key][row]!r} has a missing or non-finite "
+                         f"reward ({needed[0]} {positive[row]}, {needed[1]} {negative[row]}); "
+                         "every reward must be a finite number.")
+    return positive, negative
 
 
 class MTRecClassifier:

@@ -130,16 +130,28 @@ def test_aligned_rewards_join_by_key_whatever_the_row_order(frame):
     ("change_frame", "change_rewards", "match"),
     [
         (lambda f: f.drop("event_id"), lambda r: r, r"frame: unable to find the key column "
-                                                    r"'event_id'.*never matched by row position"),
+                                                    r"'event_id'.*never matched by row "
+                                                    r"position\.$"),
         (lambda f: f, lambda r: r.drop("event_id"), r"rewards: unable to find the key column"),
-        (lambda f: f, lambda r: r.tail(-3), r"3 training rows have no mental reward"),
-        (lambda f: f, lambda r: pl.concat([r, r.head(1)]), r"'event_id' must be unique"),
+        (lambda f: f, lambda r: r.tail(-3), r"^3 training rows have no mental reward: "
+                                            r"'event_id' {first} \(for one\) is not in rewards\.$"),
+        (lambda f: f, lambda r: pl.concat([r, r.head(1)]),
+         r"^rewards: column 'event_id' must be unique; {first} appears 2 times\.$"),
+        (lambda f: f, lambda r: r.with_columns(mental_reward_negative=pl.when(
+            pl.col("event_id") == 90).then(None).otherwise(pl.col("mental_reward_negative"))),
+         r"^rewards: 'event_id' 90 has a missing or non-finite reward \(mental_reward_positive "
+         r"[-0-9.]+, mental_reward_negative nan\); every reward must be a finite number\.$"),
+        (lambda f: f, lambda r: r.with_columns(mental_reward_positive=pl.when(
+            pl.col("event_id") == 91).then(float("inf")).otherwise(
+            pl.col("mental_reward_positive"))), r"'event_id' 91 has a missing or non-finite"),
         (lambda f: f, lambda r: r.drop("mental_reward_negative"),
          r"unable to find column\(s\) \['mental_reward_negative'\]"),
     ],
 )
 def test_aligned_rewards_errors(frame, change_frame, change_rewards, match):
     trajectories, rewards, _ = frame
+    # {first}: the first row's key (the first of the 3 dropped, the duplicated one)
+    match = match.replace("{first}", str(trajectories["event_id"][0]))
     with pytest.raises(ValueError, match=match):
         aligned_rewards(change_frame(trajectories), change_rewards(rewards))
 
