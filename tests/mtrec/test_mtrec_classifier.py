@@ -18,7 +18,7 @@ import torch
 from offline_rl.data.amazon import load_amazon
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.mtrec import MTRecClassifier, MTRecConfig
+from offline_rl.mtrec import BACKBONES, MTRecClassifier, MTRecConfig
 from offline_rl.mtrec.classifier import aligned_rewards, alignment_loss
 from offline_rl.simulators.sessions import simulate
 
@@ -47,17 +47,22 @@ def _inputs(model: MTRecClassifier, frame: pl.DataFrame) -> tuple[list[torch.Ten
 def _reference_loss(model, inputs, labels, positive, negative, *, kappa, scale):
     logits = model(*inputs)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    if getattr(model, "auxiliary_loss", None) is not None:  # DIEN's next-behaviour loss
+        loss = loss + model.auxiliary_weight * model.auxiliary_loss
     prob = torch.sigmoid(logits)
     p, n = torch.from_numpy(positive / scale), torch.from_numpy(negative / scale)
     return loss - kappa * (p * prob + n * (1 - prob)).mean()
 
 
-@pytest.mark.parametrize(("backbone", "kappa", "standardize"),
-                         [("din", 2.0, True), ("wide_deep", 0.7, False), ("din", 0.0, True)])
-def test_first_step_is_adam_on_ce_plus_kappa_alignment(frame, backbone, kappa, standardize):
+@pytest.mark.parametrize(("backbone", "kappa", "standardize", "decay"),
+                         [("din", 2.0, True, 0.0), ("wide_deep", 0.7, False, 0.0),
+                          ("din", 0.0, True, 0.0), ("wide_deep", 0.5, True, 0.3),
+                          ("dien", 1.0, True, 0.0)])
+def test_first_step_is_adam_on_ce_plus_kappa_alignment(frame, backbone, kappa, standardize,
+                                                        decay):
     trajectories, rewards, categories = frame
     config = MTRecConfig(backbone=backbone, kappa=kappa, standardize_rewards=standardize,
-                         learning_rate=1e-3, **SMALL)
+                         learning_rate=1e-3, **{**SMALL, "weight_decay": decay})
     model = MTRecClassifier(config).fit(trajectories, rewards=rewards,
                                         item_categories=categories)
     positive = rewards["mental_reward_positive"].to_numpy().astype(np.float32)
@@ -66,9 +71,19 @@ def test_first_step_is_adam_on_ce_plus_kappa_alignment(frame, backbone, kappa, s
     assert model.reward_scale_ == pytest.approx(scale, rel=1e-6)
     assert scale != pytest.approx(1.0, abs=0.1) or not standardize or kappa == 0
 
-    initial = model.initial_model_
+    # the same network, rebuilt from the seed so that the global RNG is where training found
+    # it (DIEN draws its auxiliary negatives from it)
+    torch.manual_seed(config.seed)
+    initial = BACKBONES[backbone](**model.encoder_.sizes, dim=8, hidden=16)
+    for mine, theirs in zip(initial.state_dict().values(),
+                            model.initial_model_.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs)
     initial.train()
     inputs, labels = _inputs(model, trajectories)
+    # the batch in the trainer's order: DIEN's negatives are drawn row by row
+    order = torch.from_numpy(np.random.default_rng(config.seed).permutation(len(labels)))
+    inputs, labels = [t[order] for t in inputs], labels[order]
+    positive, negative = positive[order.numpy()], negative[order.numpy()]
     loss = _reference_loss(initial, inputs, labels, positive, negative, kappa=kappa, scale=scale)
     assert model.loss_curve_[0] == pytest.approx(float(loss.detach()), rel=1e-5)
     gradients = torch.autograd.grad(loss, list(initial.parameters()), allow_unused=True)
@@ -77,6 +92,7 @@ def test_first_step_is_adam_on_ce_plus_kappa_alignment(frame, backbone, kappa, s
                                                model.model_.parameters(), gradients, strict=True):
         if gradient is None:
             continue
+        gradient = gradient + decay * before.detach()  # Adam's L2 penalty joins the gradient
         expected = before.detach() - 1e-3 * gradient / (gradient.abs() + 1e-8)
         clear = gradient.abs() > 1e-5  # leave out entries where float rounding decides the sign
         torch.testing.assert_close(after.detach()[clear], expected[clear], rtol=0, atol=2e-5,
@@ -178,3 +194,31 @@ def test_amazon_samples_get_their_own_steps_rewards(tmp_path):
     expected = (data.samples["user_id"].str.slice(1).cast(pl.Int64) * 1000
                 + data.samples["position"] * 10 + data.samples["label"]).to_numpy()
     np.testing.assert_array_equal(positive, expected.astype(np.float32))
+
+
+def test_fit_reads_the_label_column_and_history_length_it_is_given(frame):
+    """``label=`` names the training label (the first loss is BCE against it), and the encoder
+    keeps ``history_length`` items."""
+    trajectories, _, categories = frame
+    flipped = trajectories.with_columns(clicked=1 - pl.col("response"))
+    model = MTRecClassifier(MTRecConfig(backbone="wide_deep", history_length=3, **SMALL)).fit(
+        flipped, item_categories=categories, label="clicked")
+    assert model.encoder_.history_length == 3
+    inputs, _ = _inputs(model, flipped)
+    assert inputs[1].shape[1] == 3
+    initial = model.initial_model_.train()
+    labels = torch.from_numpy(flipped["clicked"].to_numpy().astype(np.float32))
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(initial(*inputs), labels)
+    assert model.loss_curve_[0] == pytest.approx(float(loss.detach()), rel=1e-5)
+
+
+def test_fit_errors_name_the_learner(frame):
+    trajectories, rewards, _ = frame
+    with pytest.raises(ValueError, match=r"^MTRecClassifier\.fit: kappa > 0 needs the mental "
+                                         r"rewards \(rewards=QRIQL\(\.\.\.\)\.mental_rewards"
+                                         r"\(trajectories\)\)\.$"):
+        MTRecClassifier(MTRecConfig(kappa=0.5, epochs=1)).fit(trajectories)
+    from offline_rl.errors import HiddenRewardError
+
+    with pytest.raises(HiddenRewardError, match=r"MTRecClassifier\.fit"):
+        MTRecClassifier(MTRecConfig(epochs=1)).fit(trajectories.with_columns(reward=pl.lit(0.0)))
