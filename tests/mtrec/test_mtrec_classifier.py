@@ -222,3 +222,32 @@ def test_fit_errors_name_the_learner(frame):
 
     with pytest.raises(HiddenRewardError, match=r"MTRecClassifier\.fit"):
         MTRecClassifier(MTRecConfig(epochs=1)).fit(trajectories.with_columns(reward=pl.lit(0.0)))
+
+
+def test_loss_curve_averages_every_batch_of_the_epoch(frame):
+    """With a step too small to move the weights, each epoch's recorded loss is the mean of its
+    batches' losses weighted by size, i.e. the full-data loss at the initial weights."""
+    trajectories, rewards, categories = frame
+    config = MTRecConfig(backbone="wide_deep", kappa=0.5, learning_rate=1e-30, embedding_dim=8,
+                         hidden_dim=16, epochs=2, batch_size=64, weight_decay=0.0)
+    model = MTRecClassifier(config).fit(trajectories, rewards=rewards, item_categories=categories)
+    positive = rewards["mental_reward_positive"].to_numpy().astype(np.float32)
+    negative = rewards["mental_reward_negative"].to_numpy().astype(np.float32)
+    inputs, labels = _inputs(model, trajectories)
+    loss = _reference_loss(model.initial_model_.train(), inputs, labels, positive, negative,
+                           kappa=0.5, scale=model.reward_scale_)
+    assert model.loss_curve_ == pytest.approx([float(loss.detach())] * 2, rel=1e-5)
+
+
+@pytest.mark.parametrize(("spread", "scale"), [(0.0, 1.0), (0.3, None)])
+def test_reward_scale_is_the_std_of_the_difference_unless_it_is_zero(frame, spread, scale):
+    trajectories, _, categories = frame
+    rng = np.random.default_rng(2)
+    difference = 0.5 + spread * rng.normal(size=trajectories.height)
+    rewards = trajectories.select("event_id").with_columns(
+        mental_reward_positive=pl.Series(difference), mental_reward_negative=pl.lit(0.0))
+    model = MTRecClassifier(MTRecConfig(backbone="wide_deep", kappa=1.0, **SMALL)).fit(
+        trajectories, rewards=rewards, item_categories=categories)
+    expected = scale if scale is not None else float(np.std(difference.astype(np.float32)))
+    assert model.reward_scale_ == pytest.approx(expected, rel=1e-5)
+    assert np.isfinite(model.loss_curve_).all()

@@ -115,7 +115,10 @@ def test_learned_terminal_value(trajectories):
     rewards = model.mental_rewards(trajectories)
     terminal = float(model.network_.terminal_value.detach().mean())
     done = rewards.filter(pl.col("done"))
-    assert np.allclose(done["next_value"], terminal, atol=1e-5)
+    assert np.allclose(done["next_value"], terminal, atol=1e-5) and abs(terminal) > 0
+    # Eq. 7 with the absorbing value: r* = Q - gamma V(s') at every row, done rows included
+    expected = rewards["q_value"] - model.config.gamma * rewards["next_value"]
+    assert np.allclose(expected, rewards["mental_reward"], atol=1e-5)
 
 
 def test_actions_table_and_no_context(trajectories, session_sim):
@@ -180,10 +183,21 @@ def _next_state_frame(trajectories: pl.DataFrame, action: int) -> pl.DataFrame:
     )
 
 
-def test_rewards_of_every_action_use_that_actions_next_state(fitted, trajectories):
+@pytest.fixture(scope="module")
+def fitted_warm(trajectories, categories):
+    """T != 1, gamma != 0.9 and a learned absorbing value."""
+    config = QRIQLConfig(**{**SMALL, "temperature": 1.7, "gamma": 0.6,
+                            "terminal_value": "learned"})
+    return QRIQL(config).fit(trajectories, item_categories=categories)
+
+
+@pytest.mark.parametrize("which", ["fitted", "fitted_warm"])
+def test_rewards_of_every_action_use_that_actions_next_state(request, trajectories, which):
     """Eq. 7 for the counterfactual too: r*(s, a) = Q(s, a) - gamma V(s'_a), with s'_a the
     logged s' whose last response is a (built here from the frame, through the public
-    predict_quantiles only), V = T logsumexp of the mean head; quantile rewards use V_i."""
+    predict_quantiles only), V = T logsumexp of the mean head; quantile rewards use V_i; at
+    done steps V is the absorbing state's (0, or the learned value)."""
+    fitted = request.getfixturevalue(which)
     cfg = fitted.config
     rewards = fitted.mental_rewards(trajectories)
     by_action = np.stack(rewards["mental_reward_by_action"].to_list())
@@ -197,6 +211,10 @@ def test_rewards_of_every_action_use_that_actions_next_state(fitted, trajectorie
         value_i = cfg.temperature * np.log(np.exp(lam_next / cfg.temperature).sum(1))
         expected[~done, action] -= cfg.gamma * value
         expected_quantiles[~done, action] -= cfg.gamma * value_i
+        if cfg.terminal_value == "learned":
+            terminal = fitted.network_.terminal_value.detach().double().numpy()
+            expected[done, action] -= cfg.gamma * terminal.mean()
+            expected_quantiles[done, action] -= cfg.gamma * terminal
     np.testing.assert_allclose(by_action, expected, atol=2e-5)
     rows = np.arange(len(done))
     logged = trajectories["response"].to_numpy()
@@ -206,7 +224,8 @@ def test_rewards_of_every_action_use_that_actions_next_state(fitted, trajectorie
                                atol=2e-5)
 
 
-def test_one_training_step_is_adam_on_algorithm_1s_loss(trajectories, categories):
+@pytest.mark.parametrize(("decay", "huber"), [(0.0, 0.0), (0.2, 0.7)])
+def test_one_training_step_is_adam_on_algorithm_1s_loss(trajectories, categories, decay, huber):
     """Full batch (batch_size >= rows), one step: the recorded loss is the QR-IQL loss at the
     initial weights and the weights move by Adam's first update of its gradient, V(s') path
     included. The initial weights are those of a fit whose step is 1e-30 (no change in
@@ -217,7 +236,7 @@ def test_one_training_step_is_adam_on_algorithm_1s_loss(trajectories, categories
     from offline_rl.qriql.objective import qriql_loss
 
     settings = dict(SMALL, steps=1, batch_size=100_000, gamma=0.8, alpha=0.4, temperature=0.9,
-                    weight_decay=0.0)
+                    weight_decay=decay, huber_kappa=huber)
     initial = QRIQL(QRIQLConfig(**settings, learning_rate=1e-30)).fit(
         trajectories, item_categories=categories)
     stepped = QRIQL(QRIQLConfig(**settings, learning_rate=1e-3)).fit(
@@ -237,7 +256,7 @@ def test_one_training_step_is_adam_on_algorithm_1s_loss(trajectories, categories
     network.train()
     loss = qriql_loss(network(*tensors(data.state)), torch.from_numpy(data.action),
                       network(*tensors(data.next_state)), torch.from_numpy(data.done),
-                      gamma=0.8, alpha=0.4, temperature=0.9).loss
+                      gamma=0.8, alpha=0.4, temperature=0.9, huber_kappa=huber).loss
     assert stepped.loss_curve_[0] == pytest.approx(float(loss.detach()), rel=1e-5)
     parameters = [p for p in network.parameters() if p.requires_grad]
     gradients = torch.autograd.grad(loss, parameters, allow_unused=True)
@@ -247,6 +266,7 @@ def test_one_training_step_is_adam_on_algorithm_1s_loss(trajectories, categories
                                                strict=True):
         if gradient is None:
             continue
+        gradient = gradient + decay * before.detach()  # Adam's L2 penalty joins the gradient
         expected = before.detach() - 1e-3 * gradient / (gradient.abs() + 1e-8)
         clear = gradient.abs() > 1e-5
         torch.testing.assert_close(after.detach()[clear], expected[clear], rtol=0, atol=2e-5,
