@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 
 import pytest
 
@@ -24,10 +25,20 @@ from offline_rl.config import (
     field_help,
 )
 from offline_rl.igl.config import IGLPConfig
+from offline_rl.simulators.covertype import CovertypeConfig
+from offline_rl.simulators.news import NewsConfig
+from offline_rl.simulators.production import ProductionConfig
+from offline_rl.simulators.sessions import SessionsConfig
+from offline_rl.simulators.simulation import SimulationRun
 
 #: Every config class and one valid, non-default instance of it.
 CONFIGS: list[Config] = [
     IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
+    CovertypeConfig(n_users=10, logging="epsilon_greedy", epsilon=0.2, path="covtype.csv.gz"),
+    ProductionConfig(style_mix=[0.5, 0.25, 0.25], n_candidates=10, logging="uniform"),
+    NewsConfig(group_mix=(0.5, 0.5, 0.0), min_candidates=3, max_candidates=3, n_posts=20),
+    SessionsConfig(n_items=50, n_categories=50, n_candidates=50, distrust_weight=1.0, click_bias=-1),
+    SimulationRun(rows=0, seed=7),
 ]
 
 BAD = [
@@ -48,6 +59,28 @@ BAD = [
     (IGLPConfig, {"epsilon": float("nan")}, "'epsilon' parameter of IGLPConfig must be a float in [0, 1]. Got nan"),
     (IGLPConfig, {"ik_race_epochs": 40}, "'ik_race_epochs' parameter of IGLPConfig must be an int in [0, ik_epochs)"),
     (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
+    # Simulators: a scalar mix crashed with TypeError; a Path broke the JSON round trip.
+    (CovertypeConfig, {"n_users": 1}, "'n_users' parameter of CovertypeConfig must be an int >= 2. Got 1 instead."),
+    (CovertypeConfig, {"logging": "greedy"}, "'logging' parameter of CovertypeConfig must be a str among"),
+    (CovertypeConfig, {"epsilon": 0.0}, "'epsilon' parameter of CovertypeConfig must be a float in (0, 1]. Got 0.0"),
+    (CovertypeConfig, {"standardize_context": 1}, "'standardize_context' parameter of CovertypeConfig must be a bool"),
+    (CovertypeConfig, {"path": pathlib.Path("covtype.csv")},
+     "'path' parameter of CovertypeConfig must be None or a non-empty str. Got PosixPath('covtype.csv')"),
+    (ProductionConfig, {"style_mix": 0.4}, "'style_mix' parameter of ProductionConfig must be a tuple of 3 numbers"),
+    (ProductionConfig, {"style_mix": (0.5, 0.5, 0.5)}, "each a float in [0, 1], summing to 1. Got (0.5, 0.5, 0.5)"),
+    (ProductionConfig, {"n_items": 10}, "'n_candidates' parameter of ProductionConfig must be an int <= n_items. Got 20"),
+    (ProductionConfig, {"exploration": 0.0}, "'exploration' parameter of ProductionConfig must be a float in (0, 1]"),
+    (NewsConfig, {"group_mix": 1.0}, "'group_mix' parameter of NewsConfig must be a tuple of 3 numbers"),
+    (NewsConfig, {"n_posts": 10}, "'max_candidates' parameter of NewsConfig must be an int in [min_candidates, n_posts]"),
+    (NewsConfig, {"min_candidates": 13}, "'max_candidates' parameter of NewsConfig must be an int in [min_candidates"),
+    (NewsConfig, {"logging": "softmax"}, "'logging' parameter of NewsConfig must be a str among {'uniform'}"),
+    (SessionsConfig, {"n_items": 5}, "'n_categories' parameter of SessionsConfig must be an int <= n_items. Got 10"),
+    (SessionsConfig, {"n_items": 5, "n_categories": 2}, "'n_candidates' parameter of SessionsConfig must be an int <= n_items"),
+    (SessionsConfig, {"distrust_decay": 1.0}, "'distrust_decay' parameter of SessionsConfig must be a float in [0, 1)"),
+    (SessionsConfig, {"max_session_length": 10_001}, "'max_session_length' parameter of SessionsConfig must be an int in [1, 10000]"),
+    (SessionsConfig, {"click_bias": float("nan")}, "'click_bias' parameter of SessionsConfig must be a finite float. Got nan"),
+    (SimulationRun, {"rows": -1, "seed": 0}, "'rows' parameter of SimulationRun must be an int >= 0. Got -1 instead."),
+    (SimulationRun, {"rows": 10, "seed": True}, "'seed' parameter of SimulationRun must be an int >= 0. Got True"),
 ]
 
 
