@@ -8,12 +8,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from log_builders import make_log_rows, rows_to_table
 from test_loading import BAD_INPUTS
 
+from offline_rl.cli import main
 from offline_rl.data import loading
 from offline_rl.data.loading import load_logs, validate_logs
-from offline_rl.data.prepare import ik_training_set, prepare
+from offline_rl.data.prepare import ik_training_set, prepare, user_trajectories
 from offline_rl.data.validation import validate_ik_training_set, validate_log_frame
 from offline_rl.errors import SchemaError
 from offline_rl.schema import DEFAULT_FEEDBACK_VOCABULARY, LOG_SCHEMA
@@ -96,6 +98,31 @@ def test_a_frame_declares_no_vocabulary_so_only_a_given_one_is_checked():
         validate_log_frame(_frame(rows), vocabulary=["none", "click", "like", "dislike"])
 
 
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda frame, tmp: prepare(frame, tmp / "out"),
+        lambda frame, tmp: ik_training_set(frame),
+        lambda frame, tmp: user_trajectories(frame),
+    ],
+    ids=["prepare", "ik_training_set", "user_trajectories"],
+)
+def test_library_entry_points_validate_in_memory_frames(tmp_path, run):
+    rows = make_log_rows()
+    rows["propensity"][3] = 1.5
+    with pytest.raises(SchemaError, match=r"in-memory frame: column 'propensity', row 3 \(event_id=103\)"):
+        run(_frame(rows), tmp_path)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_frames_and_files_give_the_same_marts(log_file):
+    frame = load_logs(log_file)
+    from_file = ik_training_set(log_file)
+    from_frame = ik_training_set(frame)
+    assert from_file.equals(from_frame)
+    assert user_trajectories(log_file).equals(user_trajectories(frame))
+
+
 # ------------------------------------------------------------------------------- streaming
 def test_rules_and_row_numbers_hold_across_batches(tmp_path, monkeypatch):
     monkeypatch.setattr(loading, "_BATCH_ROWS", 4)
@@ -158,6 +185,15 @@ def test_a_prepared_ik_training_set_passes_unchanged(log_file, tmp_path):
     assert validate_ik_training_set(written).equals(written)
     without_raw = written.drop("raw_weight")
     assert validate_ik_training_set(without_raw).equals(without_raw)
+
+
+def test_fit_igl_refuses_a_bad_ik_training_set(ik_frame, tmp_path):
+    bad = tmp_path / "ik_training_set.parquet"
+    _with("weight", 3, -1.0)(ik_frame).write_parquet(bad)
+    result = CliRunner().invoke(main, ["fit-igl", str(bad), "--out", str(tmp_path / "model"), "--epochs", "1"])
+    assert result.exit_code == 2, result.output
+    assert f"{bad}: column 'weight', row 3 (event_id=103)" in result.output
+    assert not (tmp_path / "model").exists()
 
 
 def test_ts_strings_in_a_prepared_table_are_parsed(ik_frame):
