@@ -24,6 +24,7 @@ from offline_rl.config import (
     Strings,
     field_help,
 )
+from offline_rl.data.prepare import PrepareConfig
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.simulators.covertype import CovertypeConfig
 from offline_rl.simulators.news import NewsConfig
@@ -34,6 +35,7 @@ from offline_rl.simulators.simulation import SimulationRun
 #: Every config class and one valid, non-default instance of it.
 CONFIGS: list[Config] = [
     IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
+    PrepareConfig(max_weight=50.0, session_gap_seconds=600, history_length=4, negative_signals=["skip"]),
     CovertypeConfig(n_users=10, logging="epsilon_greedy", epsilon=0.2, path="covtype.csv.gz"),
     ProductionConfig(style_mix=[0.5, 0.25, 0.25], n_candidates=10, logging="uniform"),
     NewsConfig(group_mix=(0.5, 0.5, 0.0), min_candidates=3, max_candidates=3, n_posts=20),
@@ -59,6 +61,17 @@ BAD = [
     (IGLPConfig, {"epsilon": float("nan")}, "'epsilon' parameter of IGLPConfig must be a float in [0, 1]. Got nan"),
     (IGLPConfig, {"ik_race_epochs": 40}, "'ik_race_epochs' parameter of IGLPConfig must be an int in [0, ik_epochs)"),
     (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
+    # PrepareConfig: a bare string became its characters; bools, strings and infinities got through.
+    (PrepareConfig, {"negative_signals": "dislike"},
+     "'negative_signals' parameter of PrepareConfig must be a tuple of str without repeats. Got 'dislike' instead."),
+    (PrepareConfig, {"history_length": True}, "'history_length' parameter of PrepareConfig must be an int >= 1. Got True"),
+    (PrepareConfig, {"history_length": 0}, "'history_length' parameter of PrepareConfig must be an int >= 1. Got 0"),
+    (PrepareConfig, {"session_gap_seconds": True}, "'session_gap_seconds' parameter of PrepareConfig must be a float > 0"),
+    (PrepareConfig, {"session_gap_seconds": "1800"}, "'session_gap_seconds' parameter of PrepareConfig must be a float > 0"),
+    (PrepareConfig, {"session_gap_seconds": float("inf")}, "must be a float > 0. Got inf instead."),
+    (PrepareConfig, {"max_weight": "5"}, "'max_weight' parameter of PrepareConfig must be None or a float > 0. Got '5'"),
+    (PrepareConfig, {"max_weight": float("inf")}, "'max_weight' parameter of PrepareConfig must be None or a float > 0"),
+    (PrepareConfig, {"max_weight": 0.0}, "'max_weight' parameter of PrepareConfig must be None or a float > 0. Got 0.0"),
     # Simulators: a scalar mix crashed with TypeError; a Path broke the JSON round trip.
     (CovertypeConfig, {"n_users": 1}, "'n_users' parameter of CovertypeConfig must be an int >= 2. Got 1 instead."),
     (CovertypeConfig, {"logging": "greedy"}, "'logging' parameter of CovertypeConfig must be a str among"),

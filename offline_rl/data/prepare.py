@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from offline_rl.config import Config, Integer, Optional, Real, Strings
 from offline_rl.data.loading import Source, load_logs, resolve_sources, validate_logs
 from offline_rl.data.sql_jobs import run_sql_job, write_sql_job
 from offline_rl.data.validation import validate_log_frame
@@ -27,46 +28,35 @@ MARTS: tuple[str, ...] = ("ik_training_set", "user_trajectories")
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrepareConfig:
-    """Parameters of the SQL jobs.
-
-    Attributes
-    ----------
-    max_weight
-        Clip the importance weight 1/(K·P(a|x)) at this value; ``None`` keeps it unclipped.
-    session_gap_seconds
-        A user's gap between two decisions longer than this starts a new session.
-    history_length
-        Number of earlier steps of the session kept in a trajectory state (at least 1).
-    negative_signals
-        Feedback signals mapped to response 0 (negative) in trajectories; all others are 1.
-    """
+class PrepareConfig(Config):
+    """Parameters of the SQL jobs (:mod:`offline_rl.config`: validated on construction)."""
 
     max_weight: float | None = None
-    session_gap_seconds: float = 1800.0
-    history_length: int = 10
-    negative_signals: tuple[str, ...] = field(default=DEFAULT_NEGATIVE_SIGNALS)
+    """Clip the importance weight 1/(K·P(a|x)) at this value; None keeps it unclipped."""
 
-    def __post_init__(self) -> None:
-        if self.max_weight is not None and not self.max_weight > 0:
-            raise ValueError(f"PrepareConfig.max_weight must be > 0 or None; got {self.max_weight!r}")
-        if not self.session_gap_seconds > 0:
-            raise ValueError(
-                f"PrepareConfig.session_gap_seconds must be > 0; got {self.session_gap_seconds!r}"
-            )
-        if not isinstance(self.history_length, int) or self.history_length < 1:
-            raise ValueError(f"PrepareConfig.history_length must be an integer >= 1; got {self.history_length!r}")
-        object.__setattr__(self, "negative_signals", tuple(self.negative_signals))
+    session_gap_seconds: float = 1800.0
+    """A user's gap between two decisions longer than this (seconds) starts a new session."""
+
+    history_length: int = 10
+    """Number of earlier steps of the session kept in a trajectory state (at least 1)."""
+
+    negative_signals: tuple[str, ...] = DEFAULT_NEGATIVE_SIGNALS
+    """Feedback signals mapped to response 0 (negative) in trajectories; all others are 1."""
+
+    CONSTRAINTS = {
+        "max_weight": Optional(Real(0.0, low_open=True)),
+        "session_gap_seconds": Real(0.0, low_open=True),
+        "history_length": Integer(1),
+        "negative_signals": Strings(),
+    }
 
     def sql_params(self) -> dict[str, object]:
+        """The ``$name`` parameters of the marts."""
         return {
             "max_weight": self.max_weight,
-            "session_gap_seconds": float(self.session_gap_seconds),
-            "history_length": int(self.history_length),
+            "session_gap_seconds": self.session_gap_seconds,
+            "history_length": self.history_length,
         }
-
-    def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "negative_signals": list(self.negative_signals)}
 
 
 @dataclass(frozen=True, kw_only=True)
