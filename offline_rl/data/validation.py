@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import polars as pl
 
@@ -282,7 +281,7 @@ def validate_ik_training_set(
     frame: pl.DataFrame,
     *,
     vocabulary: Sequence[str] | None = None,
-    source: str | os.PathLike[str] | Path = IN_MEMORY,
+    source: str | os.PathLike[str] = IN_MEMORY,
 ) -> pl.DataFrame:
     """Check a prepared ``ik_training_set`` (e.g. read from ``ik_training_set.parquet``).
 
