@@ -21,17 +21,16 @@ IK_COLUMNS = {"action_index", "weight", "num_candidates"}
 
 
 def _ik_frame(logs: str, vocabulary, max_weight) -> pl.DataFrame:
-    from offline_rl.data.hidden_reward import drop_hidden_reward
-    from offline_rl.data.loading import load_logs
     from offline_rl.data.prepare import ik_training_set
+    from offline_rl.data.validation import validate_ik_training_set
 
     path = Path(logs)
     if path.is_file() and path.suffix == ".parquet":
         columns = set(pl.read_parquet_schema(path))
-        if IK_COLUMNS <= columns:  # already an ik_training_set
-            return drop_hidden_reward(pl.read_parquet(path))
-    frame = load_logs(logs, vocabulary=vocabulary)
-    return ik_training_set(drop_hidden_reward(frame), max_weight=max_weight)
+        if IK_COLUMNS <= columns:  # already an ik_training_set: validated like raw logs
+            return validate_ik_training_set(pl.read_parquet(path), vocabulary=vocabulary, source=path)
+    # Validated once; staging never selects the hidden reward.
+    return ik_training_set(logs, max_weight=max_weight, vocabulary=vocabulary)
 
 
 @click.command()

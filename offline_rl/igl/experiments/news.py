@@ -34,8 +34,7 @@ from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.experiments._common import print_table
 from offline_rl.igl.experiments.production import policy_callable
 from offline_rl.igl.learner import IGLP
-from offline_rl.simulators import simulate_logs
-from offline_rl.simulators._common import run_policy
+from offline_rl.simulators import run_policy, simulate_logs
 from offline_rl.simulators.news import EMOJI, GROUPS
 
 ROWS = 60_000

@@ -49,8 +49,7 @@ from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.experiments._common import print_table, rounds_frame
 from offline_rl.igl.learner import IGLP
-from offline_rl.simulators import simulate_logs
-from offline_rl.simulators._common import run_policy
+from offline_rl.simulators import run_policy, simulate_logs
 from offline_rl.simulators.production import HAND_ENGINEERED_WEIGHTS, logging_policy
 
 METRICS = {"clicks": "click", "likes": "like", "dislikes": "dislike"}
