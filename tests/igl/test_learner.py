@@ -1,5 +1,6 @@
-"""The shared learner contract for IGLP: fit/predict shapes, save/load, config, determinism,
-and the hidden reward never reaching the learner."""
+"""IGLP beyond the shared learner contract (tests/test_learner_contract.py): shapes with
+variable candidate sets, the 3-state decoder, unknown ids, restart selection and racing, the
+no-signal warning, and save/load after a warm start, an online fit and from format 1."""
 
 from __future__ import annotations
 
@@ -11,34 +12,11 @@ import pytest
 from fitted_state import fitted_state_differences
 from igl_fixtures import SMALL_CONFIG, variable_k_frame
 
-from offline_rl.errors import HiddenRewardError, NoSignalWarning, NotFittedError
+from offline_rl.errors import NoSignalWarning
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.learner import DECODED_COLUMNS, IGLP
 
 TINY = dict(SMALL_CONFIG, ik_epochs=2, ik_warmup_epochs=1, policy_epochs=2, ik_restarts=2)
-
-
-@pytest.mark.parametrize("method", ["predict_proba", "predict", "decode", "ik_proba"])
-def test_not_fitted(method):
-    with pytest.raises(NotFittedError, match="not fitted yet"):
-        getattr(IGLP(), method)(variable_k_frame())
-
-
-def test_save_before_fit(tmp_path):
-    with pytest.raises(NotFittedError):
-        IGLP().save(tmp_path)
-
-
-def test_hidden_reward_is_refused():
-    frame = variable_k_frame().with_columns(pl.lit(1.0).alias("reward"))
-    with pytest.raises(HiddenRewardError, match="IGLP.fit was given the column 'reward'"):
-        IGLP(IGLPConfig(**TINY)).fit(frame)
-
-
-def test_missing_column_is_named():
-    frame = variable_k_frame().drop("feedback")
-    with pytest.raises(ValueError, match="unable to find column 'feedback'"):
-        IGLP(IGLPConfig(**TINY)).fit(frame)
 
 
 def test_variable_k_shapes_and_padding():
@@ -80,36 +58,6 @@ def test_unknown_ids_at_predict_time():
     )
     assert np.isfinite(model.ik_proba(other)).all()
     assert model.predict_proba(other).shape[0] == frame.height
-
-
-def test_save_load_identical(tmp_path, fitted_small, covertype_small):
-    _, frame, _ = covertype_small
-    fitted_small.save(tmp_path / "run")
-    loaded = IGLP.load(tmp_path / "run")
-    assert loaded.config == fitted_small.config
-    sample = frame[:500]
-    np.testing.assert_array_equal(loaded.predict_proba(sample), fitted_small.predict_proba(sample))
-    np.testing.assert_array_equal(loaded.ik_proba(sample), fitted_small.ik_proba(sample))
-    assert loaded.decode(sample).equals(fitted_small.decode(sample))
-    document = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert IGLPConfig.from_dict(document["config"]) == fitted_small.config
-    assert (tmp_path / "run" / "model.pt").is_file()
-
-
-def test_load_rejects_other_artifacts(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(ValueError, match="not an IGLP artifact"):
-        IGLP.load(tmp_path)
-
-
-def test_seeded_determinism():
-    frame = variable_k_frame(n=200)
-    a = IGLP(IGLPConfig(seed=5, **TINY)).fit(frame)
-    b = IGLP(IGLPConfig(seed=5, **TINY)).fit(frame)
-    np.testing.assert_array_equal(a.predict_proba(frame), b.predict_proba(frame))
-    np.testing.assert_array_equal(a.ik_proba(frame), b.ik_proba(frame))
-    c = IGLP(IGLPConfig(seed=6, **TINY)).fit(frame)
-    assert not np.array_equal(a.ik_proba(frame), c.ik_proba(frame))
 
 
 def test_restart_selection_uses_held_out_ik_likelihood(fitted_small):
