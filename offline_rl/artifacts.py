@@ -13,7 +13,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,9 +76,17 @@ def save_artifact(
 
 
 def load_artifact(
-    directory: str | os.PathLike[str], *, artifact_format: str, name: str
+    directory: str | os.PathLike[str],
+    *,
+    artifact_format: str,
+    name: str,
+    versions: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``(config.json document, state dict)`` of an artifact of ``artifact_format``."""
+    """``(config.json document, state dict)`` of an artifact of ``artifact_format``.
+
+    ``versions``, when given, are the format versions the caller can read; another one
+    (e.g. written by a newer release) is refused rather than half-read.
+    """
     folder = Path(directory)
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
@@ -90,6 +98,11 @@ def load_artifact(
         raise ValueError(
             f"'{config_path}' is not {article} {name} artifact (format {document.get('format')!r}, "
             f"expected {artifact_format!r})."
+        )
+    if versions is not None and str(document.get("format_version")) not in versions:
+        raise ValueError(
+            f"'{config_path}' is format version {document.get('format_version')!r} of {name}; "
+            f"this release reads versions {list(versions)}."
         )
     state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
     return document, state
