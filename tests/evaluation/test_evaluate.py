@@ -191,7 +191,7 @@ def test_config_round_trip():
         ),
         (
             {"resample": "sessions"},
-            r"The 'resample' parameter must be a str among \{'events', 'users'\}. Got 'sessions'",
+            r"The 'resample' parameter must be a str among \{'auto', 'events', 'users'\}. Got 'sessions'",
         ),
         (
             {"max_units": 10},
