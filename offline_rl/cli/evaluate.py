@@ -39,8 +39,8 @@ import click
     "primary_estimator",
     default="snips",
     show_default=True,
-    type=click.Choice(["ips", "capped_ips", "snips", "ncis"]),
-    help="Estimator shown in the table and plots.",
+    type=click.Choice(["ips", "capped_ips", "snips", "ncis", "dm", "dr"]),
+    help="Estimator shown in the table and plots (dm and dr need --reward-model).",
 )
 @click.option(
     "--interval",
@@ -59,10 +59,20 @@ import click
 )
 @click.option(
     "--resample",
-    default="events",
+    default="auto",
     show_default=True,
-    type=click.Choice(["events", "users"]),
-    help="Resampling unit; 'users' is the cluster bootstrap.",
+    type=click.Choice(["auto", "events", "users"]),
+    help="Resampling unit: 'users' is the cluster bootstrap; 'auto' resamples users whenever "
+    "a user has more than one event, else events. The report says which was used.",
+)
+@click.option(
+    "--reward-model",
+    "reward_model",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Parquet of a reward model's predictions (event_id, metric, logged, one column per "
+    "candidate policy with q_pi(x)) for the direct-method and doubly robust estimators "
+    "(docs/evaluation.md).",
 )
 @click.option(
     "--weight-cap",
@@ -91,6 +101,7 @@ def evaluate(
     interval,
     n_replicates,
     resample,
+    reward_model,
     weight_cap,
     confidence,
     baseline,
@@ -105,10 +116,12 @@ def evaluate(
     from offline_rl.data.loading import load_logs
     from offline_rl.evaluation.evaluate import EvaluationConfig, evaluate_logs
     from offline_rl.evaluation.report import format_table, write_report
+    from offline_rl.evaluation.reward_models import load_reward_models
     from offline_rl.evaluation.scores import load_policy_scores, resolve_scores
 
+    estimators = ("ips", "capped_ips", "snips", "ncis") + (("dm", "dr") if reward_model else ())
     config = EvaluationConfig(
-        estimators=("ips", "capped_ips", "snips", "ncis"),
+        estimators=estimators,
         primary_estimator=primary_estimator,
         n_replicates=n_replicates,
         interval=interval if n_replicates else "delta",
@@ -125,8 +138,23 @@ def evaluate(
         raise ValueError(
             f'unable to find segment column "{segment_column}" in the logs; valid columns: {frame.columns}'
         )
+    reward_models = None
+    if reward_model is not None:
+        reward_models = load_reward_models(
+            reward_model,
+            frame["event_id"],
+            policies=list(policies),
+            signals=frame["feedback"].drop_nulls().unique().to_list(),
+        )
+        if metrics:  # a model for a metric not asked for is not evaluated
+            reward_models = {m: model for m, model in reward_models.items() if m in metrics}
     result = evaluate_logs(
-        frame, policies, metrics=list(metrics) or None, segments=segment_column, config=config
+        frame,
+        policies,
+        metrics=list(metrics) or None,
+        segments=segment_column,
+        reward_models=reward_models,
+        config=config,
     )
     if curves:
         result = dataclasses.replace(result, learning_curves=curves)
