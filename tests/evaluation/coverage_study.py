@@ -24,7 +24,7 @@ import numpy as np
 from offline_rl.evaluation.bootstrap import bootstrap_functionals
 from offline_rl.evaluation.delta import delta_intervals
 from offline_rl.evaluation.design import build_design
-from offline_rl.evaluation.reliability import functional_effective_counts
+from offline_rl.evaluation.evaluate import EvaluationConfig, evaluate_arrays
 
 #: The easy world of test_bootstrap.py: 4 contexts, 4 actions, uniform logging.
 EASY_REWARD = np.array(
@@ -161,15 +161,23 @@ METHODS = ("percentile", "bca", "delta")
 
 @dataclass(frozen=True)
 class Measurement:
-    """Per data set results of one world: ``covered[(estimator, quantity, method)]`` and
-    ``effective[(estimator, quantity)]`` (the smallest effective count of the functional's
-    columns, the quantity the reliability rule thresholds), each ``(repetitions,)``."""
+    """Per data set results of one world: ``covered[(estimator, quantity, method)]``,
+    ``reliable[(estimator, quantity)]`` (the flag :func:`evaluate_arrays` reports) and
+    ``effective[(estimator, quantity)]`` (its effective positives), each ``(repetitions,)``."""
 
     world: str
     resample: str
     repetitions: int
     covered: dict[tuple[str, str, str], np.ndarray]
+    reliable: dict[tuple[str, str], np.ndarray]
     effective: dict[tuple[str, str], np.ndarray]
+
+    def coverage(self, estimator: str, quantity: str, method: str, *, reliable_only=False):
+        """``(coverage, repetitions it is over)``."""
+        covered = self.covered[(estimator, quantity, method)]
+        if reliable_only:
+            covered = covered[self.reliable[(estimator, quantity)]]
+        return (float(covered.mean()) if covered.size else float("nan")), int(covered.size)
 
 
 def measure(
@@ -195,9 +203,9 @@ def measure(
         ).sum(axis=2)
     boot = bootstrap_functionals(stats, design.functionals, n_replicates=n_replicates, seed=seed)
     delta = delta_intervals(stats, design.functionals)
-    effective = functional_effective_counts(stats, design.functionals)  # (R, F)
+    flags = _flags(world, data, resample)
     truth = world.truth()
-    covered, counts = {}, {}
+    covered, reliable, effective = {}, {}, {}
     for index, key in enumerate(design.keys):
         target = TARGETS.get((key.estimator, key.quantity))
         if target is None:
@@ -210,8 +218,31 @@ def measure(
         ):
             lower, upper = intervals[:, index, 0], intervals[:, index, 1]
             covered[(key.estimator, key.quantity, method)] = (lower <= value) & (value <= upper)
-        counts[(key.estimator, key.quantity)] = effective[:, index]
-    return Measurement(world.name, resample, repetitions, covered, counts)
+        reliable[(key.estimator, key.quantity)] = flags[(key.estimator, key.quantity)][0]
+        effective[(key.estimator, key.quantity)] = flags[(key.estimator, key.quantity)][1]
+    return Measurement(world.name, resample, repetitions, covered, reliable, effective)
+
+
+def _flags(world: World, data, resample: str) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """The library's own ``reliable`` flag and effective positives for every data set."""
+    config = EvaluationConfig(
+        estimators=("ips", "snips"), n_replicates=0, interval="delta", resample=resample
+    )
+    repetitions = data["propensity"].shape[0]
+    out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for r in range(repetitions):
+        result = evaluate_arrays(
+            propensity=data["propensity"][r],
+            policies={"target": data["target"][r]},
+            rewards={"r": data["reward"][r]},
+            users=data["users"][r] if resample == "users" else None,
+            config=config,
+        )
+        for row in result.estimates.iter_rows(named=True):
+            key = (row["estimator"], row["quantity"])
+            flags, counts = out.setdefault(key, (np.zeros(repetitions, bool), np.zeros(repetitions)))
+            flags[r], counts[r] = row["reliable"], row["effective_positives"]
+    return out
 
 
 def binomial_tolerance(repetitions: int, nominal: float = 0.95, z: float = 3.0) -> float:
@@ -219,25 +250,30 @@ def binomial_tolerance(repetitions: int, nominal: float = 0.95, z: float = 3.0) 
     return z * math.sqrt(nominal * (1 - nominal) / max(repetitions, 1))
 
 
-def _table(repetitions: int, threshold: float) -> None:  # pragma: no cover - a report
-    print(f"repetitions {repetitions}, B = 500, tolerance 3 SE = {binomial_tolerance(repetitions):.3f}")
-    print("world        resample  estimator/quantity  percentile  bca    delta  reliable  cov|reliable (pct)")
+def _table(repetitions: int, seed: int) -> None:  # pragma: no cover - a report
+    print(
+        f"repetitions {repetitions}, B = 500, seed {seed}; 3 SE of a coverage of 0.95 over "
+        f"{repetitions} data sets = {binomial_tolerance(repetitions):.3f}"
+    )
+    print("| world | unit | estimate | max w | percentile | BCa | delta | reliable | pct / BCa / delta when reliable |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for world in worlds().values():
         for resample in ("events", "users") if world.events_per_user > 1 else ("events",):
-            result = measure(world, repetitions=repetitions, resample=resample, seed=1)
+            result = measure(world, repetitions=repetitions, resample=resample, seed=seed)
             for key in TARGETS:
-                cells = [result.covered[(*key, m)].mean() for m in METHODS]
-                ok = result.effective[key] >= threshold
-                conditional = result.covered[(*key, "percentile")][ok].mean() if ok.any() else float("nan")
+                cells = [result.coverage(*key, m)[0] for m in METHODS]
+                conditional = [result.coverage(*key, m, reliable_only=True)[0] for m in METHODS]
+                share = result.reliable[key].mean()
                 print(
-                    f"{world.name:12s} {resample:8s}  {key[0] + '/' + key[1]:18s}  "
-                    + "  ".join(f"{c:.3f}" for c in cells)
-                    + f"  {ok.mean():.2f}      {conditional:.3f}"
-                    + f"   eff median {np.median(result.effective[key]):.1f}"
+                    f"| {world.name} | {resample} | {key[0]} {key[1]} | {world.logging.min() and (world.target / world.logging).max():.3g} | "
+                    + " | ".join(f"{c:.3f}" for c in cells)
+                    + f" | {share:.2f} | "
+                    + " / ".join(f"{c:.3f}" for c in conditional)
+                    + " |"
                 )
 
 
 if __name__ == "__main__":  # pragma: no cover
     import sys
 
-    _table(int(sys.argv[1]) if len(sys.argv) > 1 else 500, float(sys.argv[2]) if len(sys.argv) > 2 else 20)
+    _table(int(sys.argv[1]) if len(sys.argv) > 1 else 500, int(sys.argv[2]) if len(sys.argv) > 2 else 1)
