@@ -129,8 +129,8 @@ def default_threads(*, local_world_size: int | None = None) -> int:
     it starts several processes per machine); otherwise ``min(4, cores - 1)`` of the
     :func:`usable_cores` left to each of the ``local_world_size`` processes of this machine, and
     at least 1. One core stays free for the Parquet reader, the OS and whatever else runs: on
-    the shared 2-core development machine two torch threads made a QR-IQL fit 15-20x slower
-    than one (BENCHMARKS.md, "Threads"), so the rule gives 1 thread there. The rule reads no
+    the shared 2-core development machine two torch threads made a QR-IQL fit 4-20x slower
+    than one (BENCHMARKS.md, "QR-IQL at scale"), so the rule gives 1 thread there. The rule reads no
     load average, so the thread count (and with it the last bits of a fit, which depend on
     how reductions are split) is the same every time on the same machine.
     """
@@ -210,7 +210,7 @@ def current_world() -> World:
             local_world_size=_env_int("LOCAL_WORLD_SIZE", 1),
             backend=str(dist.get_backend()),
         )
-    return World(local_world_size=_env_int("LOCAL_WORLD_SIZE", 1) if "LOCAL_WORLD_SIZE" in os.environ else 1)
+    return World(local_world_size=_env_int("LOCAL_WORLD_SIZE", 1))
 
 
 def _env_int(name: str, default: int) -> int:

@@ -380,7 +380,8 @@ class QRIQL:
         """The training objective on ``trajectories``: the mean QR-IQL loss (Algorithm 1) with
         this config's settings, the same function the fit minimised (for N = 1 and
         ``huber_kappa = 0`` it is the IQ-Learn loss). A :class:`ParquetRowGroups` is read one
-        row group at a time (in a process group, over every process's row groups)."""
+        row group at a time. In a process group the mean is over every process's rows, so
+        every process must call it."""
         self._check_fitted()
         if isinstance(trajectories, ParquetRowGroups):
             world = current_world()
@@ -492,14 +493,11 @@ class QRIQL:
             return atomic_write_parquet(self.mental_rewards(trajectories), Path(path))
         self._check_fitted()
         everything = trajectories.shard(0, 1)
-        columns = self._columns(everything)
-        tables = (self.mental_rewards(pl.from_arrow(table)).to_arrow() for table in everything.tables(columns))
-        first = next(tables, None)
-        if first is None:
-            empty = pl.from_arrow(everything.read(everything.groups[0], columns).slice(0, 0)) if everything.groups else None
-            first = self.mental_rewards(empty).to_arrow() if empty is not None else None
-            if first is None:
-                raise ValueError(f"{everything.paths[0]}: no row groups to score.")
+        if not everything.groups:
+            raise ValueError(f"{everything.paths[0]}: no row groups to score.")
+        tables = (self.mental_rewards(pl.from_arrow(table)).to_arrow()
+                  for table in everything.tables(self._columns(everything)))
+        first = next(tables)
         with atomic_parquet_writer(path, first.schema) as writer:
             writer.write_table(first)
             for table in tables:
