@@ -98,7 +98,7 @@ class QRIQLConfig(Config):
 
     max_threads: int | None = None
     """Torch CPU threads while fitting and predicting; None: OMP_NUM_THREADS if set, else
-    min(4, cores - 1), at least 1 (one thread on a 2-core machine, where two ran 15-20x slower
+    min(4, cores - 1), at least 1 (one thread on a 2-core machine, where two ran 4-20x slower
     under load; docs/scale.md). The same seed gives the same bits for the same thread count."""
 
     seed: int = 0
