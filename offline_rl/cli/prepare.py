@@ -6,7 +6,11 @@ import click
 
 from offline_rl.cli.options import vocabulary_option
 from offline_rl.config import field_help
-from offline_rl.data.prepare import DEFAULT_NEGATIVE_SIGNALS, PrepareConfig
+from offline_rl.data.prepare import (
+    DEFAULT_NEGATIVE_SIGNALS,
+    DEFAULT_POSITIVE_SIGNALS,
+    PrepareConfig,
+)
 from offline_rl.data.prepare import prepare as run_prepare
 
 _HELP = field_help(PrepareConfig)
@@ -22,14 +26,18 @@ _HELP = field_help(PrepareConfig)
               help=_HELP["history_length"])
 @click.option("--negative-signals", default=",".join(DEFAULT_NEGATIVE_SIGNALS), show_default=True,
               help=_HELP["negative_signals"] + " Comma-separated.")
+@click.option("--positive-signals", default=",".join(DEFAULT_POSITIVE_SIGNALS), show_default=True,
+              help=_HELP["positive_signals"] + " Comma-separated.")
 @vocabulary_option
-def prepare(logs, out_dir, max_weight, session_gap_seconds, history_length, negative_signals, vocabulary) -> None:
+def prepare(logs, out_dir, max_weight, session_gap_seconds, history_length, negative_signals, positive_signals,
+            vocabulary) -> None:
     """Validate LOGS and write ik_training_set.parquet and user_trajectories.parquet to --out."""
     config = PrepareConfig(
         max_weight=max_weight,
         session_gap_seconds=session_gap_seconds,
         history_length=history_length,
         negative_signals=tuple(s.strip() for s in negative_signals.split(",") if s.strip()),
+        positive_signals=tuple(s.strip() for s in positive_signals.split(",") if s.strip()),
     )
     result = run_prepare(logs, out_dir, config=config, vocabulary=vocabulary)
     for mart, path in result.outputs.items():
