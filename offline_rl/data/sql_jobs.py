@@ -10,7 +10,9 @@ them::
 
 The runner resolves each input either to another model file (inlined as a common table
 expression, dependencies first, so one job is one streaming query) or to a view the caller
-registers (a polars frame, a pyarrow table, or a Parquet path). ``$name`` parameters are
+registers (a polars frame, a pyarrow table, or a Parquet path). Every model of a job is
+checked by :func:`offline_rl.data.sql_portability.check_portable` before anything runs.
+``$name`` parameters are
 bound by DuckDB, never pasted into the text. Results come back as a pyarrow Table
 (:func:`run_sql_job`) or stream straight to Parquet through a temporary file that is renamed
 into place (:func:`write_sql_job`).
@@ -29,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from offline_rl.data.atomic import atomic_path
+from offline_rl.data.sql_portability import check_portable
 
 _HEADER_LIST = re.compile(r"^--\s*(inputs|params)\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -100,10 +103,22 @@ def get_model(name: str) -> SqlModel:
     return models[name]
 
 
+@cache
+def _check_portable(model: SqlModel) -> None:
+    check_portable(model.sql, source=_display_path(model.path))
+
+
+def _display_path(path: Path) -> str:
+    """``sql/<layer>/<file>`` as the repository names it, wherever the SQL is installed."""
+    return f"sql/{path.parent.name}/{path.name}"
+
+
 def compose_query(name: str, available_views: set[str] | frozenset[str] = frozenset()) -> tuple[str, tuple[str, ...]]:
     """The model's SELECT with every model it depends on inlined as a CTE, and its parameters.
 
     Inputs that are not models must be among ``available_views`` (registered by the caller).
+    Raises :class:`~offline_rl.data.sql_portability.NonPortableSqlError` when a model in the
+    chain uses a construct that DuckDB and Spark disagree on.
     """
     order: list[SqlModel] = []
     visiting: set[str] = set()
@@ -129,6 +144,8 @@ def compose_query(name: str, available_views: set[str] | frozenset[str] = frozen
 
     target = get_model(name)
     visit(target)
+    for model in order:
+        _check_portable(model)
     dependencies = order[:-1]
     params = tuple(dict.fromkeys(param for model in order for param in model.params))
     if not dependencies:
