@@ -9,6 +9,7 @@ import sqlglot
 from sqlglot import exp
 
 from offline_rl.data import sql_jobs
+from offline_rl.data.engines.spark_engine import to_spark_sql
 from offline_rl.data.sql_jobs import compose_query, list_models, run_sql_job
 from offline_rl.data.sql_portability import (
     REFUSED_FUNCTIONS,
@@ -18,11 +19,6 @@ from offline_rl.data.sql_portability import (
 )
 
 MODELS = list_models()
-
-
-def to_spark_sql(query: str) -> str:
-    (statement,) = sqlglot.transpile(query, read="duckdb", write="spark")
-    return statement
 
 
 def test_every_layer_has_models():
@@ -122,5 +118,13 @@ def test_runner_refuses_a_non_portable_model_before_running_it(tmp_path, monkeyp
     )
     monkeypatch.setattr(sql_jobs, "sql_root", lambda: tmp_path)
 
+    class Unreachable:
+        name = "unreachable"
+
+        def run(self, *args):
+            raise AssertionError("the engine ran a query the lint refuses")
+
+        write = run
+
     with pytest.raises(NonPortableSqlError, match=r"sql/marts/gaps.sql line 5: epoch\(\)"):
-        run_sql_job("gaps", {"logs": "no such file.parquet"})
+        run_sql_job("gaps", {"logs": None}, engine=Unreachable())
