@@ -18,6 +18,7 @@ import polars as pl
 
 from offline_rl.config import Config, Integer, Optional, Real, Rule, Strings
 from offline_rl.data.loading import Source, load_logs, resolve_sources, validate_logs
+from offline_rl.data.engines import SqlEngine
 from offline_rl.data.sql_jobs import run_sql_job, write_sql_job
 from offline_rl.data.validation import validate_log_frame
 
@@ -146,8 +147,12 @@ def prepare(
     config: PrepareConfig | None = None,
     vocabulary: Sequence[str] | None = None,
     marts: Sequence[str] = MARTS,
+    engine: str | SqlEngine = "duckdb",
 ) -> PrepareResult:
     """Validate ``logs`` and write ``<mart>.parquet`` into ``out_dir`` for each of ``marts``.
+
+    ``engine`` runs the SQL jobs: ``"duckdb"`` (in this process), ``"spark"`` (``local[2]``)
+    or an engine from :func:`offline_rl.data.engines.sql_engine` (e.g. another Spark master).
 
     Parquet inputs are validated batch by batch and then streamed by DuckDB, so memory stays
     bounded however many events there are; CSV inputs and in-memory frames are read whole.
@@ -163,7 +168,7 @@ def prepare(
     rows: dict[str, int] = {}
     for mart in marts:
         path = out / f"{mart}.parquet"
-        rows[mart] = write_sql_job(mart, views, path, config.sql_params())
+        rows[mart] = write_sql_job(mart, views, path, config.sql_params(), engine=engine)
         outputs[mart] = path
     return PrepareResult(outputs=outputs, rows=rows, input_rows=validated.rows)
 

@@ -146,3 +146,35 @@ def test_spark_writes_through_hadoop_file_systems(spark_engine, tmp_path):
 def test_spark_refuses_a_second_master_in_one_process(spark_engine):
     with pytest.raises(ValueError, match="already running in this process"):
         SparkEngine("local[1]").session()
+
+
+# ------------------------------------------------------------------ prepare on either engine
+@pytest.mark.spark
+def test_prepare_writes_the_same_marts_on_spark_as_on_duckdb(spark_engine, tmp_path):
+    """``prepare(..., engine=)`` (what ``offline-rl prepare --engine spark`` calls) writes the
+    marts DuckDB writes, from the same validated log files."""
+    from offline_rl.data.prepare import prepare
+
+    logs = tmp_path / "logs.parquet"
+    # valid logs (the fixture's ragged contexts exercise the SQL, not validation)
+    LOGS.with_columns(pl.Series("context", [[0.5]] * LOGS.height, dtype=pl.List(pl.Float32))).write_parquet(logs)
+    on_duckdb = prepare(logs, tmp_path / "duckdb", config=CONFIG, engine="duckdb")
+    on_spark = prepare(logs, tmp_path / "spark", config=CONFIG, engine=spark_engine)
+    assert on_spark.rows == on_duckdb.rows and on_spark.rows["ik_training_set"] == LOGS.height
+    for mart, path in on_duckdb.outputs.items():
+        assert_same_rows(pl.read_parquet(path), pl.read_parquet(on_spark.outputs[mart]))
+
+
+def test_prepare_command_refuses_a_spark_master_for_duckdb(tmp_path):
+    from click.testing import CliRunner
+
+    from offline_rl.cli import main
+
+    logs = tmp_path / "logs.parquet"
+    LOGS.write_parquet(logs)
+    result = CliRunner().invoke(
+        main, ["prepare", str(logs), "--out", str(tmp_path / "out"), "--spark-master", "local[4]"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "applies to the spark engine only" in result.output
+    assert not (tmp_path / "out").exists()
