@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from offline_rl.config import Config, Integer, Optional, Real, Rule, Strings
-from offline_rl.data.loading import Source, load_logs, resolve_sources, validate_logs
 from offline_rl.data.engines import SqlEngine
+from offline_rl.data.loading import Source, load_logs, resolve_sources, validate_logs
 from offline_rl.data.sql_jobs import run_sql_job, write_sql_job
 from offline_rl.data.validation import validate_log_frame
 
