@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 
 import pytest
 
@@ -23,12 +24,18 @@ from offline_rl.config import (
     Strings,
     field_help,
 )
+from offline_rl.data.prepare import PrepareConfig
 from offline_rl.evaluation.evaluate import EvaluationConfig
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.mtrec.classifier import MTRecConfig
 from offline_rl.mtrec.experiment import ExperimentConfig
 from offline_rl.nightly.config import NightlyConfig
 from offline_rl.qriql.config import QRIQLConfig
+from offline_rl.simulators.covertype import CovertypeConfig
+from offline_rl.simulators.news import NewsConfig
+from offline_rl.simulators.production import ProductionConfig
+from offline_rl.simulators.sessions import SessionsConfig
+from offline_rl.simulators.simulation import SimulationRun
 
 #: Every config class and one valid, non-default instance of it.
 CONFIGS: list[Config] = [
@@ -40,6 +47,12 @@ CONFIGS: list[Config] = [
     MTRecConfig(backbone="sasrec", kappa=0.3, standardize_rewards=False, seed=2),
     ExperimentConfig(rows=600, backbones=("din", "pnn"), satisfaction_rows=0,
                      extra={"n_users": 20, "n_items": 40}),
+    PrepareConfig(max_weight=50.0, session_gap_seconds=600, history_length=4, negative_signals=["skip"]),
+    CovertypeConfig(n_users=10, logging="epsilon_greedy", epsilon=0.2, path="covtype.csv.gz"),
+    ProductionConfig(style_mix=[0.5, 0.25, 0.25], n_candidates=10, logging="uniform"),
+    NewsConfig(group_mix=(0.5, 0.5, 0.0), min_candidates=3, max_candidates=3, n_posts=20),
+    SessionsConfig(n_items=50, n_categories=50, n_candidates=50, distrust_weight=1.0, click_bias=-1),
+    SimulationRun(rows=0, seed=7),
 ]
 
 BAD = [
@@ -90,7 +103,7 @@ BAD = [
     (EvaluationConfig, {"interval": "wald"}, "'interval' parameter of EvaluationConfig must be a str among"),
     (EvaluationConfig, {"confidence": 95}, "'confidence' parameter of EvaluationConfig must be a float in (0, 1). Got 95"),
     (EvaluationConfig, {"resample": "sessions"},
-     "'resample' parameter of EvaluationConfig must be a str among {'events', 'users'}. Got 'sessions'"),
+     "'resample' parameter of EvaluationConfig must be a str among {'auto', 'events', 'users'}. Got 'sessions'"),
     (EvaluationConfig, {"max_units": 10}, "'max_units' parameter of EvaluationConfig must be None or an int >= 100. Got 10"),
     (EvaluationConfig, {"baseline": "logged"}, "'baseline' parameter of EvaluationConfig must be None (lift over the logged"),
     (EvaluationConfig, {"seed": -1}, "'seed' parameter of EvaluationConfig must be an int >= 0. Got -1"),
@@ -125,6 +138,39 @@ BAD = [
     (ExperimentConfig, {"rl_iterations": -1}, "'rl_iterations' parameter of ExperimentConfig must be an int >= 0"),
     (ExperimentConfig, {"extra": {"n_user": 20}}, "'extra' parameter of ExperimentConfig must be a mapping whose keys are SessionsConfig fields"),
     (ExperimentConfig, {"extra": [("n_users", 20)]}, "'extra' parameter of ExperimentConfig must be a mapping with str keys"),
+    # PrepareConfig: a bare string became its characters; bools, strings and infinities got through.
+    (PrepareConfig, {"negative_signals": "dislike"},
+     "'negative_signals' parameter of PrepareConfig must be a tuple of str without repeats. Got 'dislike' instead."),
+    (PrepareConfig, {"history_length": True}, "'history_length' parameter of PrepareConfig must be an int >= 1. Got True"),
+    (PrepareConfig, {"history_length": 0}, "'history_length' parameter of PrepareConfig must be an int >= 1. Got 0"),
+    (PrepareConfig, {"session_gap_seconds": True}, "'session_gap_seconds' parameter of PrepareConfig must be a float > 0"),
+    (PrepareConfig, {"session_gap_seconds": "1800"}, "'session_gap_seconds' parameter of PrepareConfig must be a float > 0"),
+    (PrepareConfig, {"session_gap_seconds": float("inf")}, "must be a float > 0. Got inf instead."),
+    (PrepareConfig, {"max_weight": "5"}, "'max_weight' parameter of PrepareConfig must be None or a float > 0. Got '5'"),
+    (PrepareConfig, {"max_weight": float("inf")}, "'max_weight' parameter of PrepareConfig must be None or a float > 0"),
+    (PrepareConfig, {"max_weight": 0.0}, "'max_weight' parameter of PrepareConfig must be None or a float > 0. Got 0.0"),
+    # Simulators: a scalar mix crashed with TypeError; a Path broke the JSON round trip.
+    (CovertypeConfig, {"n_users": 1}, "'n_users' parameter of CovertypeConfig must be an int >= 2. Got 1 instead."),
+    (CovertypeConfig, {"logging": "greedy"}, "'logging' parameter of CovertypeConfig must be a str among"),
+    (CovertypeConfig, {"epsilon": 0.0}, "'epsilon' parameter of CovertypeConfig must be a float in (0, 1]. Got 0.0"),
+    (CovertypeConfig, {"standardize_context": 1}, "'standardize_context' parameter of CovertypeConfig must be a bool"),
+    (CovertypeConfig, {"path": pathlib.Path("covtype.csv")},
+     "'path' parameter of CovertypeConfig must be None or a non-empty str. Got PosixPath('covtype.csv')"),
+    (ProductionConfig, {"style_mix": 0.4}, "'style_mix' parameter of ProductionConfig must be a tuple of 3 numbers"),
+    (ProductionConfig, {"style_mix": (0.5, 0.5, 0.5)}, "each a float in [0, 1], summing to 1. Got (0.5, 0.5, 0.5)"),
+    (ProductionConfig, {"n_items": 10}, "'n_candidates' parameter of ProductionConfig must be an int <= n_items. Got 20"),
+    (ProductionConfig, {"exploration": 0.0}, "'exploration' parameter of ProductionConfig must be a float in (0, 1]"),
+    (NewsConfig, {"group_mix": 1.0}, "'group_mix' parameter of NewsConfig must be a tuple of 3 numbers"),
+    (NewsConfig, {"n_posts": 10}, "'max_candidates' parameter of NewsConfig must be an int in [min_candidates, n_posts]"),
+    (NewsConfig, {"min_candidates": 13}, "'max_candidates' parameter of NewsConfig must be an int in [min_candidates"),
+    (NewsConfig, {"logging": "softmax"}, "'logging' parameter of NewsConfig must be a str among {'uniform'}"),
+    (SessionsConfig, {"n_items": 5}, "'n_categories' parameter of SessionsConfig must be an int <= n_items. Got 10"),
+    (SessionsConfig, {"n_items": 5, "n_categories": 2}, "'n_candidates' parameter of SessionsConfig must be an int <= n_items"),
+    (SessionsConfig, {"distrust_decay": 1.0}, "'distrust_decay' parameter of SessionsConfig must be a float in [0, 1)"),
+    (SessionsConfig, {"max_session_length": 10_001}, "'max_session_length' parameter of SessionsConfig must be an int in [1, 10000]"),
+    (SessionsConfig, {"click_bias": float("nan")}, "'click_bias' parameter of SessionsConfig must be a finite float. Got nan"),
+    (SimulationRun, {"rows": -1, "seed": 0}, "'rows' parameter of SimulationRun must be an int >= 0. Got -1 instead."),
+    (SimulationRun, {"rows": 10, "seed": True}, "'seed' parameter of SimulationRun must be an int >= 0. Got True"),
 ]
 
 

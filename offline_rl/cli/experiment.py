@@ -29,6 +29,7 @@ def covertype(out_dir, seed, rows) -> None:
     failed = []
     for s in seed:
         result = run_covertype_experiment(out_dir, s, rows=rows)
+        click.echo(result.summary())
         click.echo(f"figure -> {result.figure}; table -> {result.table_path}")
         if not result.passed:
             failed.append(s)
@@ -52,6 +53,7 @@ def production(out_dir, seed, rows, fresh_rows, alpha) -> None:
 
     result = run_production_experiment(out_dir, seed, rows=rows, fresh_rows=fresh_rows,
                                        alpha=alpha)
+    click.echo(result.summary())
     click.echo(f"figure -> {result.figure}; table -> {result.table_path}")
     if not result.passed:
         raise click.ClickException("checks failed: " + "; ".join(result.failures))
@@ -71,6 +73,7 @@ def news(out_dir, seed, rows, fresh_rows, alpha) -> None:
     from offline_rl.igl.experiments.news import run_news_experiment
 
     result = run_news_experiment(out_dir, seed, rows=rows, fresh_rows=fresh_rows, alpha=alpha)
+    click.echo(result.summary())
     click.echo(f"figure -> {result.figure}; table -> {result.table_path}")
     if not result.passed:
         raise click.ClickException("checks failed: " + "; ".join(result.failures))

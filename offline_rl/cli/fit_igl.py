@@ -1,75 +1,52 @@
 """``offline-rl fit-igl LOGS --out DIR [--states 2|3] [--negative-signal dislike] [--alpha A]``.
 
-Loads raw logs (validated), builds the ``ik_training_set`` with the SQL job, drops the
-hidden reward, fits IGL-P and writes the artifact (``model.pt``, ``config.json``,
-``manifest.json``) and ``decoded_rewards.parquet`` into ``--out``, atomically.
-LOGS may also be an ``ik_training_set.parquet`` written by ``offline-rl prepare``.
+Argument plumbing over :func:`offline_rl.igl.folder.fit_logs_to_folder`: LOGS (raw logs, or
+an ``ik_training_set.parquet`` written by ``offline-rl prepare``) -> the model artifact
+(``model.pt``, ``config.json``, ``manifest.json``) and ``decoded_rewards.parquet`` in
+``--out``. The settings are checked by :class:`IGLPConfig` (e.g. 3 states need a negative
+signal); a bad one exits with code 2 before anything is written.
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import click
-import polars as pl
 
 from offline_rl.cli.options import vocabulary_option
+from offline_rl.config import field_help
 from offline_rl.igl.config import IGLPConfig
 
-IK_COLUMNS = {"action_index", "weight", "num_candidates"}
-
-
-def _ik_frame(logs: str, vocabulary, max_weight) -> pl.DataFrame:
-    from offline_rl.data.hidden_reward import drop_hidden_reward
-    from offline_rl.data.loading import load_logs
-    from offline_rl.data.prepare import ik_training_set
-
-    path = Path(logs)
-    if path.is_file() and path.suffix == ".parquet":
-        columns = set(pl.read_parquet_schema(path))
-        if IK_COLUMNS <= columns:  # already an ik_training_set
-            return drop_hidden_reward(pl.read_parquet(path))
-    frame = load_logs(logs, vocabulary=vocabulary)
-    return ik_training_set(drop_hidden_reward(frame), max_weight=max_weight)
+HELP = field_help(IGLPConfig)
 
 
 @click.command()
 @click.argument("logs")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder for the model artifact and decoded_rewards.parquet.")
-@click.option("--states", type=click.Choice(["2", "3"]), default="2", show_default=True,
-              help="Latent reward states: 2 (IGL-P(2)) or 3 (IGL-P(3), needs --negative-signal).")
+@click.option("--states", type=click.Choice(["2", "3"]), default=str(IGLPConfig.states),
+              show_default=True, help=HELP["states"])
 @click.option("--negative-signal", "negative_signals", multiple=True, metavar="SIGNAL",
-              help="Feedback signal for which the definitely-negative oracle fires (repeatable).")
-@click.option("--alpha", type=float, default=1.0, show_default=True,
-              help="Negative labelling propensity: definitely-negative extremes decode to -1/alpha.")
+              help=HELP["negative_signals"] + " Repeatable.")
+@click.option("--alpha", type=float, default=IGLPConfig.alpha, show_default=True,
+              help=HELP["alpha"])
 @click.option("--max-weight", type=float, default=None,
               help="Clip the IK importance weights 1/(K·P) at this value.")
 @click.option("--embedding-dim", type=int, default=IGLPConfig.embedding_dim, show_default=True,
-              help="Size of the IK user and feedback embeddings.")
+              help=HELP["embedding_dim"])
 @click.option("--restarts", type=int, default=IGLPConfig.ik_restarts, show_default=True,
-              help="IK restarts (the best held-out IK log-likelihood is kept).")
+              help=HELP["ik_restarts"])
 @click.option("--epochs", type=int, default=IGLPConfig.ik_epochs, show_default=True,
-              help="Epochs per IK restart.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="Torch CPU threads (1 is fastest on a shared machine).")
+              help=HELP["ik_epochs"])
+@click.option("--seed", type=int, default=IGLPConfig.seed, show_default=True, help=HELP["seed"])
+@click.option("--threads", type=int, default=IGLPConfig.max_threads, show_default=True,
+              help=HELP["max_threads"])
 @vocabulary_option
 def fit_igl(logs, out_dir, states, negative_signals, alpha, max_weight, embedding_dim,
             restarts, epochs, seed, threads, vocabulary) -> None:
     """Fit IGL-P on LOGS and write the model and decoded_rewards.parquet to --out."""
-    from offline_rl.data.atomic import atomic_write_parquet
-    from offline_rl.igl.learner import IGLP
+    from offline_rl.igl.folder import fit_logs_to_folder
 
-    states = int(states)
-    if states == 3 and not negative_signals:
-        raise ValueError(
-            "--states 3 needs at least one --negative-signal (the definitely-negative oracle), "
-            "e.g. --negative-signal dislike"
-        )
     config = IGLPConfig(
-        states=states,
+        states=int(states),
         negative_signals=tuple(negative_signals),
         alpha=alpha,
         embedding_dim=embedding_dim,
@@ -78,18 +55,13 @@ def fit_igl(logs, out_dir, states, negative_signals, alpha, max_weight, embeddin
         seed=seed,
         max_threads=threads,
     )
-    frame = _ik_frame(logs, vocabulary, max_weight)
-    start = time.perf_counter()
-    model = IGLP(config).fit(frame)
-    seconds = time.perf_counter() - start
-    out = Path(out_dir)
-    model.save(out)
-    decoded = model.decode(frame)
-    atomic_write_parquet(decoded, out / "decoded_rewards.parquet")
-    extreme = decoded["is_extreme"].mean()
+    fitted = fit_logs_to_folder(logs, out_dir, config=config, vocabulary=vocabulary,
+                                max_weight=max_weight)
+    metrics = fitted.metrics
     click.echo(
-        f"IGL-P({states}) fitted on {frame.height} rows in {seconds:.1f}s "
-        f"(best IK restart {model.best_restart_}); extreme events {extreme:.3f}; "
-        f"mean decoded reward {decoded['decoded_reward'].mean():.4f}"
+        f"IGL-P({config.states}) fitted on {fitted.model.n_rows_} rows in "
+        f"{fitted.fit_seconds:.1f}s (best IK restart {metrics['best_ik_restart']}); "
+        f"extreme events {metrics['extreme_rate']:.3f}; "
+        f"mean decoded reward {metrics['decoded_reward_mean']:.4f}"
     )
-    click.echo(f"model -> {out / 'model.pt'}; decoded rewards -> {out / 'decoded_rewards.parquet'}")
+    click.echo(f"model -> {fitted.model_dir / 'model.pt'}; decoded rewards -> {fitted.decoded_path}")

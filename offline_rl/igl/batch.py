@@ -89,6 +89,60 @@ class Batch:
         return Batch(**{name: getattr(self, name)[rows] for name in self.__dataclass_fields__})
 
 
+def _ids(dtype: pl.DataType) -> bool:
+    return dtype.is_integer() or _strings(dtype)
+
+
+def _strings(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+
+
+def _integer(dtype: pl.DataType) -> bool:
+    return dtype.is_integer()
+
+
+def _number(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric()
+
+
+def _integer_lists(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.List | pl.Array) and dtype.inner.is_integer()
+
+
+def _number_lists(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.List | pl.Array) and dtype.inner.is_numeric()
+
+
+#: The type of every column IGL-P reads: (the rule in words, the check). Other columns are
+#: ignored (``event_id`` is passed through by ``IGLP.decode``).
+COLUMN_TYPES: dict[str, tuple[str, Any]] = {
+    "user_id": ("an integer or string id", _ids),
+    "feedback": ("a string signal", _strings),
+    "candidate_actions": ("a list of integer action ids", _integer_lists),
+    "action": ("an integer action id", _integer),
+    "action_index": ("an integer position in candidate_actions", _integer),
+    "context": ("a list of numbers", _number_lists),
+    "weight": ("a number", _number),
+    "propensity": ("a number", _number),
+}
+
+
+def check_frame(frame: pl.DataFrame, required: Sequence[str], *, where: str) -> None:
+    """Raise ``ValueError`` unless ``frame`` is a polars frame holding every ``required``
+    column, and every column of :data:`COLUMN_TYPES` it holds has the declared type.
+
+    The message names ``where`` (the method called), the column, the rule and what was found.
+    """
+    if not isinstance(frame, pl.DataFrame):
+        raise ValueError(f"{where} expects a polars.DataFrame, got {type(frame).__name__}.")
+    require_columns(frame, required, where=where)
+    for column, dtype in frame.schema.items():
+        if column in COLUMN_TYPES:
+            rule, holds = COLUMN_TYPES[column]
+            if not holds(dtype):
+                raise ValueError(f"{where}: column {column!r} must be {rule}; got {dtype}.")
+
+
 def require_columns(frame: pl.DataFrame, columns: Sequence[str], *, where: str) -> None:
     """Raise ``ValueError`` naming the first missing column and the valid ones."""
     for column in columns:
@@ -186,14 +240,16 @@ def make_batch(
     context_dim: int | None = None,
     need_feedback: bool = True,
     need_action: bool = True,
+    where: str = "IGLP",
 ) -> Batch:
-    """Encode ``frame`` with fitted vocabularies into a :class:`Batch`."""
+    """Encode ``frame`` with fitted vocabularies into a :class:`Batch` (checked first with
+    :func:`check_frame`; ``where`` names the caller in its errors)."""
     columns = ["user_id", "candidate_actions"]
     if need_feedback:
         columns.append("feedback")
     if need_action and "action_index" not in frame.columns:
         columns.append("action")
-    require_columns(frame, columns, where="IGLP")
+    check_frame(frame, columns, where=where)
     context = context_matrix(frame, expected_dim=context_dim)
     index, raw, mask, k = padded_candidates(frame, actions)
     action_index = logged_action_index(frame, raw) if need_action else np.full(
@@ -239,3 +295,11 @@ def action_feature_matrix(actions_table: pl.DataFrame | None, actions: Vocabular
     keep = index > 0
     matrix[index[keep]] = feats[keep]
     return matrix
+
+
+def candidate_ids(frame: pl.DataFrame, index: np.ndarray) -> np.ndarray:
+    """The action id at position ``index[i]`` of row i's ``candidate_actions``, int64 (n,)."""
+    lists = frame["candidate_actions"]
+    if isinstance(lists.dtype, pl.Array):
+        lists = lists.cast(pl.List(lists.dtype.inner))
+    return lists.list.get(pl.Series(index, dtype=pl.Int64)).cast(pl.Int64).to_numpy()

@@ -217,6 +217,28 @@ class IKNet(nn.Module):
         return log_p.masked_fill(~mask, NEG_INF)
 
 
+def ik_net(config, *, num_users: int, num_feedback: int, num_actions: int, context_dim: int,
+           action_features: np.ndarray) -> IKNet:
+    """An :class:`IKNet` sized by the vocabularies and the IK fields of an ``IGLPConfig``.
+
+    Its initialisation draws from torch's global generator: seed it first where the
+    initial weights matter (fitting), not where a state dict replaces them (loading).
+    """
+    return IKNet(
+        num_users=num_users,
+        num_feedback=num_feedback,
+        num_actions=num_actions,
+        context_dim=context_dim,
+        action_features=action_features,
+        embedding_dim=config.embedding_dim,
+        action_dim=config.action_dim,
+        hidden_dim=config.hidden_dim,
+        context_interaction=config.context_interaction,
+        states=config.states,
+        init_scale=config.ik_init_scale,
+    )
+
+
 def take_rows(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """``tensor[order]`` along rows; ``index_select`` is 2-3x faster than advanced indexing."""
     return torch.index_select(tensor, 0, order)
@@ -299,6 +321,13 @@ class IKTrainingRecord:
             "epochs": self.epochs,
             "curve": list(self.curve),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IKTrainingRecord:
+        """Inverse of :meth:`to_dict`."""
+        return cls(int(data["restart"]), int(data["seed"]), float(data["train_nll"]),
+                   float(data["validation_nll"]), int(data["epochs"]),
+                   tuple(float(value) for value in data["curve"]))
 
 
 #: A restart has left the no-signal point once its held-out weighted NLL is this many nats

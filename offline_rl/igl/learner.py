@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ from offline_rl.igl.batch import (
     Batch,
     Vocabulary,
     action_feature_matrix,
+    candidate_ids,
+    check_frame,
     make_batch,
-    require_columns,
 )
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
@@ -43,6 +45,7 @@ from offline_rl.igl.ik_model import (
     IKTrainer,
     IKTrainingRecord,
     context_moments,
+    ik_net,
     ik_probabilities,
     left_no_signal,
     no_signal_nll,
@@ -59,7 +62,10 @@ from offline_rl.igl.policy import (
 from offline_rl.igl.warm_start import merged_vocabulary, transfer_parameters
 
 ARTIFACT_FORMAT = "offline_rl.igl.IGLP"
-ARTIFACT_VERSION = "1"
+#: 2 records ``warm_started``, ``ik_no_signal_nll``, ``ik_found_signal`` and
+#: ``online_traces``; :meth:`IGLP.load` reads format 1 too (those attributes are then None).
+ARTIFACT_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")
 
 #: Columns of :meth:`IGLP.decode`'s output (plus ``event_id`` first when the input has it).
 DECODED_COLUMNS = (
@@ -75,8 +81,6 @@ DECODED_COLUMNS = (
 )
 
 
-
-
 def _training_weights(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``weight`` = 1/(K * propensity) when the frame lacks it (Algorithm 1, line 10)."""
     if "weight" in frame.columns:
@@ -88,6 +92,34 @@ def _training_weights(frame: pl.DataFrame) -> pl.DataFrame:
         )
     k = pl.col("candidate_actions").list.len().cast(pl.Float64)
     return frame.with_columns((1.0 / (k * pl.col("propensity"))).alias("weight"))
+
+
+@dataclass(frozen=True, eq=False)
+class _IKFit:
+    """The kept IK model of :meth:`IGLP._fit_ik`, every restart's record, and the signal check."""
+
+    net: IKNet
+    restarts: list[IKTrainingRecord]
+    best: int
+    no_signal_nll: float | None
+    found_signal: bool | None
+
+
+def _decoded_arrays(config: IGLPConfig, ik_model: IKNet, batch: Batch,
+                    feedback: pl.Series) -> dict[str, np.ndarray]:
+    """Eq. (4) on every row of ``batch`` with ``ik_model``: p_hat, K p_hat, flags, r_hat."""
+    probs = ik_probabilities(ik_model, batch)
+    p_hat = probs[np.arange(len(batch)), batch.action_index]
+    k_p_hat = batch.num_candidates * p_hat
+    negative = definitely_negative(feedback.cast(pl.String).to_numpy(), config.negative_signals)
+    reward = decode_rewards(k_p_hat, negative, alpha=config.alpha, threshold=config.threshold)
+    return {
+        "p_hat": p_hat,
+        "k_p_hat": k_p_hat,
+        "is_extreme": k_p_hat > config.threshold,
+        "definitely_negative": negative,
+        "decoded_reward": reward,
+    }
 
 
 class IGLP:
@@ -107,17 +139,32 @@ class IGLP:
     users_, feedback_vocabulary_, actions_ : Vocabulary
         Ids seen in training (others map to an "unknown" embedding).
     context_dim_ : int
+    action_features_ : numpy.ndarray
+        float32 (actions_.size, F) action features of the fit (row 0: unknown action).
     ik_restarts_ : list of IKTrainingRecord
         Every restart's seed and held-out weighted IK NLL; ``best_restart_`` is the kept one.
+    best_restart_ : int
     ik_no_signal_nll_ : float or None
         The held-out weighted NLL of the no-signal model (weighted mean log K), the level the
         kept restart must beat for the decoded rewards to mean anything; None without a
-        held-out split (one restart, or a warm start). Not saved with the model.
+        held-out split (one restart, or a warm start) and after ``fit_online``.
     ik_found_signal_ : bool or None
         Whether the kept restart's held-out NLL is clearly below that level (``False`` also
         raises :class:`~offline_rl.errors.NoSignalWarning`); None without a held-out split.
     policy_curve_ : list of float
+        Training loss per policy epoch (after ``fit_online``: mean decoded reward per batch).
     n_rows_ : int
+        Rows fitted (rounds played after ``fit_online``).
+    warm_started_ : bool or None
+        Whether ``fit`` started from a ``warm_start`` model (None when loaded from a format-1
+        artifact, which did not record it).
+    online_traces_ : dict of str to list of float, or None
+        Per-batch traces of ``fit_online`` (decoded reward, latent reward, IK NLL); None
+        after ``fit``.
+
+    Every attribute above is assigned in one place, :meth:`_set_fitted`, which ``fit``,
+    ``fit_online`` and ``load`` call with what they computed or read; ``save`` writes all of
+    them and ``load`` restores all of them.
 
     References
     ----------
@@ -131,6 +178,47 @@ class IGLP:
             raise ValueError(
                 f"IGLP expects an IGLPConfig, got {type(self.config).__name__} instead."
             )
+
+    # ------------------------------------------------------------------ fitted state
+    def _set_fitted(
+        self,
+        *,
+        users: Vocabulary,
+        feedback_vocabulary: Vocabulary,
+        actions: Vocabulary,
+        context_dim: int,
+        action_features: np.ndarray,
+        ik_model: IKNet,
+        ik_restarts: list[IKTrainingRecord],
+        best_restart: int,
+        ik_no_signal_nll: float | None,
+        ik_found_signal: bool | None,
+        policy_model: PolicyNet,
+        policy_curve: list[float],
+        n_rows: int,
+        warm_started: bool | None,
+        online_traces: dict[str, list[float]] | None,
+    ) -> None:
+        """Assign every fitted attribute; the only place they are set (see the class docstring).
+
+        Every argument is required, so a new attribute cannot be set by one path and
+        forgotten by another.
+        """
+        self.users_ = users
+        self.feedback_vocabulary_ = feedback_vocabulary
+        self.actions_ = actions
+        self.context_dim_ = int(context_dim)
+        self.action_features_ = action_features
+        self.ik_model_ = ik_model.eval()
+        self.ik_restarts_ = list(ik_restarts)
+        self.best_restart_ = int(best_restart)
+        self.ik_no_signal_nll_ = ik_no_signal_nll
+        self.ik_found_signal_ = ik_found_signal
+        self.policy_model_ = policy_model.eval()
+        self.policy_curve_ = list(policy_curve)
+        self.n_rows_ = int(n_rows)
+        self.warm_started_ = warm_started
+        self.online_traces_ = online_traces
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -155,49 +243,55 @@ class IGLP:
             networks (see :mod:`offline_rl.igl.warm_start`), and the IK model is trained once
             from there, without warm-up or restarts. Its architecture settings must match.
         """
+        check_frame(frame, ["user_id", "feedback", "candidate_actions"], where="IGLP.fit")
         assert_no_hidden_reward(frame, learner="IGLP.fit")
-        if not isinstance(frame, pl.DataFrame):
-            raise ValueError(f"IGLP.fit expects a polars.DataFrame, got {type(frame).__name__}.")
-        require_columns(frame, ["user_id", "feedback", "candidate_actions"], where="IGLP.fit")
         if frame.height < 2:
             raise ValueError(f"IGLP.fit needs at least 2 rows; got {frame.height}.")
+        if warm_start is not None:
+            self._check_warm_start(warm_start)
         frame = _training_weights(frame)
         cfg = self.config
         with torch_threads(cfg.max_threads):
-            self.users_ = Vocabulary.fit(frame["user_id"])
-            self.feedback_vocabulary_ = Vocabulary.fit(frame["feedback"])
-            candidate_ids = frame["candidate_actions"].explode()
-            self.actions_ = Vocabulary.fit(candidate_ids)
+            users = Vocabulary.fit(frame["user_id"])
+            feedback = Vocabulary.fit(frame["feedback"])
+            action_ids = Vocabulary.fit(frame["candidate_actions"].explode())
             if warm_start is not None:
-                self._check_warm_start(warm_start)
-                self.users_ = merged_vocabulary(warm_start.users_, self.users_)
-                self.feedback_vocabulary_ = merged_vocabulary(warm_start.feedback_vocabulary_, self.feedback_vocabulary_)
-                self.actions_ = merged_vocabulary(warm_start.actions_, self.actions_)
-            self.warm_started_ = warm_start is not None
-            batch = make_batch(
-                frame, users=self.users_, feedback=self.feedback_vocabulary_, actions=self.actions_
-            )
-            self.context_dim_ = int(batch.context.shape[1])
-            self.action_features_ = action_feature_matrix(actions, self.actions_)
-            self.n_rows_ = len(batch)
-            if self.context_dim_ != getattr(warm_start, "context_dim_", self.context_dim_):
+                users = merged_vocabulary(warm_start.users_, users)
+                feedback = merged_vocabulary(warm_start.feedback_vocabulary_, feedback)
+                action_ids = merged_vocabulary(warm_start.actions_, action_ids)
+            vocabularies = {"users": users, "feedback": feedback, "actions": action_ids}
+            batch = make_batch(frame, users=users, feedback=feedback, actions=action_ids,
+                               where="IGLP.fit")
+            context_dim = int(batch.context.shape[1])
+            action_features = action_feature_matrix(actions, action_ids)
+            if warm_start is not None and context_dim != warm_start.context_dim_:
                 raise ValueError(
                     f"warm_start was fitted on {warm_start.context_dim_} context features, "
-                    f"these logs have {self.context_dim_}; start fresh instead."
+                    f"these logs have {context_dim}; start fresh instead."
                 )
-            self.ik_model_, self.ik_restarts_, self.best_restart_ = self._fit_ik(batch, warm_start)
-            decoded = self._decode_batch(batch, frame["feedback"])
-            self.training_decoded_reward_ = decoded["decoded_reward"]
-            self.policy_model_ = self._new_policy()
+            sizes = {"num_users": users.size, "num_actions": action_ids.size,
+                     "context_dim": context_dim, "action_features": action_features}
+            ik = self._fit_ik(batch, {**sizes, "num_feedback": feedback.size}, vocabularies,
+                              warm_start)
+            decoded = _decoded_arrays(cfg, ik.net, batch, frame["feedback"])
+            # built before the policy seed is set, so its initial weights follow from the
+            # seeded IK restarts; seeding first (as RewardBandit does) would change every model
+            policy = policy_net(cfg, **sizes)
             if warm_start is not None:
                 transfer_parameters(
-                    self.policy_model_, warm_start.policy_model_,
-                    old_vocabularies=warm_start._vocabularies(), new_vocabularies=self._vocabularies(),
+                    policy, warm_start.policy_model_,
+                    old_vocabularies=warm_start._vocabularies(), new_vocabularies=vocabularies,
                 )
             torch.manual_seed(cfg.seed + POLICY_SEED_OFFSET)
-            self.policy_curve_ = train_policy_with(
-                cfg, self.policy_model_, batch, decoded["decoded_reward"]
-            )
+            policy_curve = train_policy_with(cfg, policy, batch, decoded["decoded_reward"])
+        self._set_fitted(
+            users=users, feedback_vocabulary=feedback, actions=action_ids,
+            context_dim=context_dim, action_features=action_features,
+            ik_model=ik.net, ik_restarts=ik.restarts, best_restart=ik.best,
+            ik_no_signal_nll=ik.no_signal_nll, ik_found_signal=ik.found_signal,
+            policy_model=policy, policy_curve=policy_curve, n_rows=len(batch),
+            warm_started=warm_start is not None, online_traces=None,
+        )
         return self
 
     def fit_online(
@@ -218,32 +312,19 @@ class IGLP:
         from offline_rl.igl.online import fit_online
 
         with torch_threads(self.config.max_threads):
-            self.online_traces_ = fit_online(
-                self, env, rounds=rounds, batch_rounds=batch_rounds,
+            run = fit_online(
+                self.config, env, rounds=rounds, batch_rounds=batch_rounds,
                 steps_per_batch=steps_per_batch, seed=seed,
             )
-        return self
-
-    def _new_ik(self, seed: int) -> IKNet:
-        cfg = self.config
-        torch.manual_seed(seed)
-        return IKNet(
-            num_users=self.users_.size,
-            num_feedback=self.feedback_vocabulary_.size,
-            num_actions=self.actions_.size,
-            context_dim=self.context_dim_,
-            action_features=self.action_features_,
-            embedding_dim=cfg.embedding_dim,
-            action_dim=cfg.action_dim,
-            hidden_dim=cfg.hidden_dim,
-            context_interaction=cfg.context_interaction,
-            states=cfg.states,
-            init_scale=cfg.ik_init_scale,
+        self._set_fitted(
+            users=run.users, feedback_vocabulary=run.feedback, actions=run.actions,
+            context_dim=run.context_dim, action_features=run.action_features,
+            ik_model=run.ik_model, ik_restarts=[], best_restart=0,
+            ik_no_signal_nll=None, ik_found_signal=None,
+            policy_model=run.policy_model, policy_curve=run.traces["decoded_reward"],
+            n_rows=rounds, warm_started=False, online_traces=run.traces,
         )
-
-    def _new_policy(self) -> PolicyNet:
-        return policy_net(self.config, num_users=self.users_.size, num_actions=self.actions_.size,
-                          context_dim=self.context_dim_, action_features=self.action_features_)
+        return self
 
     def _vocabularies(self) -> dict[str, Vocabulary]:
         return {"users": self.users_, "feedback": self.feedback_vocabulary_, "actions": self.actions_}
@@ -263,7 +344,13 @@ class IGLP:
                 "warm_start has another architecture (" + ", ".join(different) + "); start fresh instead."
             )
 
-    def _fit_ik(self, batch: Batch, warm_start: IGLP | None = None) -> tuple[IKNet, list[IKTrainingRecord], int]:
+    def _fit_ik(
+        self,
+        batch: Batch,
+        sizes: dict[str, Any],
+        vocabularies: dict[str, Vocabulary],
+        warm_start: IGLP | None = None,
+    ) -> _IKFit:
         """Train ``ik_restarts`` IK models; keep the best held-out weighted log-likelihood.
 
         The held-out rows are the latest ``validation_fraction`` of the frame (it is ordered
@@ -271,6 +358,7 @@ class IGLP:
         model selection, not seed picking against the truth. With ``ik_race_epochs`` the
         restarts race: each trains that many epochs and only the best continues. A warm start
         trains one model, from ``warm_start``'s parameters, without the action-only warm-up.
+        ``sizes`` are :func:`~offline_rl.igl.ik_model.ik_net`'s keyword arguments.
         """
         cfg = self.config
         restarts = 1 if warm_start is not None else cfg.ik_restarts
@@ -285,11 +373,12 @@ class IGLP:
         trainers: list[IKTrainer] = []
         for restart in range(restarts):
             seed = cfg.seed * 1000 + restart
-            net = self._new_ik(seed)
+            torch.manual_seed(seed)
+            net = ik_net(cfg, **sizes)
             if warm_start is not None:
                 transfer_parameters(
                     net, warm_start.ik_model_,
-                    old_vocabularies=warm_start._vocabularies(), new_vocabularies=self._vocabularies(),
+                    old_vocabularies=warm_start._vocabularies(), new_vocabularies=vocabularies,
                 )
             trainers.append(IKTrainer(
                 net, train, batch_size=cfg.ik_batch_size, learning_rate=cfg.ik_learning_rate,
@@ -317,11 +406,8 @@ class IGLP:
                 held_out[leader] = trainers[leader].held_out_nll()
         best = int(np.argmin(held_out))
         # judged on held-out rows only: a training NLL below log K can be overfitting
-        self.ik_no_signal_nll_: float | None = no_signal if validation is not None else None
-        self.ik_found_signal_: bool | None = (
-            left_no_signal(held_out[best], no_signal) if validation is not None else None
-        )
-        if self.ik_found_signal_ is False:
+        found_signal = left_no_signal(held_out[best], no_signal) if validation is not None else None
+        if found_signal is False:
             warnings.warn(NoSignalWarning(
                 f"IGL-P: no IK restart left the no-signal point (best held-out weighted NLL "
                 f"{held_out[best]:.4f}, no-signal {no_signal:.4f} = weighted mean log K); "
@@ -332,7 +418,8 @@ class IGLP:
                              held_out[restart], trainer.epochs_run, tuple(trainer.curve))
             for restart, trainer in enumerate(trainers)
         ]
-        return trainers[best].net, records, best
+        return _IKFit(trainers[best].net, records, best,
+                      no_signal if validation is not None else None, found_signal)
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
@@ -342,7 +429,8 @@ class IGLP:
                 "frame before using this method."
             )
 
-    def _batch(self, frame: pl.DataFrame, *, need_feedback: bool, need_action: bool) -> Batch:
+    def _batch(self, frame: pl.DataFrame, *, need_feedback: bool, need_action: bool,
+               where: str) -> Batch:
         return make_batch(
             frame,
             users=self.users_,
@@ -351,29 +439,15 @@ class IGLP:
             context_dim=self.context_dim_,
             need_feedback=need_feedback,
             need_action=need_action,
+            where=where,
         )
-
-    def _decode_batch(self, batch: Batch, feedback: pl.Series) -> dict[str, np.ndarray]:
-        cfg = self.config
-        probs = ik_probabilities(self.ik_model_, batch)
-        p_hat = probs[np.arange(len(batch)), batch.action_index]
-        k_p_hat = batch.num_candidates * p_hat
-        negative = definitely_negative(feedback.cast(pl.String).to_numpy(),
-                                       cfg.negative_signals)
-        reward = decode_rewards(k_p_hat, negative, alpha=cfg.alpha, threshold=cfg.threshold)
-        return {
-            "p_hat": p_hat,
-            "k_p_hat": k_p_hat,
-            "is_extreme": k_p_hat > cfg.threshold,
-            "definitely_negative": negative,
-            "decoded_reward": reward,
-        }
 
     def ik_proba(self, frame: pl.DataFrame) -> np.ndarray:
         """P_hat(. | x, y, A) over each row's candidates, float64 (n, K_max), 0 in padding."""
         self._check_fitted()
         with torch_threads(self.config.max_threads):
-            batch = self._batch(frame, need_feedback=True, need_action=False)
+            batch = self._batch(frame, need_feedback=True, need_action=False,
+                                where="IGLP.ik_proba")
             return ik_probabilities(self.ik_model_, batch)
 
     def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -383,12 +457,12 @@ class IGLP:
         """
         self._check_fitted()
         with torch_threads(self.config.max_threads):
-            batch = self._batch(frame, need_feedback=True, need_action=True)
-            out = self._decode_batch(batch, frame["feedback"])
+            batch = self._batch(frame, need_feedback=True, need_action=True, where="IGLP.decode")
+            out = _decoded_arrays(self.config, self.ik_model_, batch, frame["feedback"])
         raw_action = (
             frame["action"].cast(pl.Int64)
             if "action" in frame.columns
-            else frame["candidate_actions"].list.get(pl.Series(batch.action_index))
+            else pl.Series(candidate_ids(frame, batch.action_index), dtype=pl.Int64)
         )
         columns: dict[str, Any] = {}
         if "event_id" in frame.columns:
@@ -408,12 +482,15 @@ class IGLP:
         )
         return pl.DataFrame(columns)
 
-    def predict_scores(self, frame: pl.DataFrame) -> np.ndarray:
-        """The policy's reward estimates f(x, a) over candidates, (n, K_max), -inf in padding."""
+    def _policy_scores(self, frame: pl.DataFrame, where: str) -> tuple[np.ndarray, Batch]:
         self._check_fitted()
         with torch_threads(self.config.max_threads):
-            batch = self._batch(frame, need_feedback=False, need_action=False)
-            scores = policy_scores(self.policy_model_, batch)
+            batch = self._batch(frame, need_feedback=False, need_action=False, where=where)
+            return policy_scores(self.policy_model_, batch), batch
+
+    def predict_scores(self, frame: pl.DataFrame) -> np.ndarray:
+        """The policy's reward estimates f(x, a) over candidates, (n, K_max), -inf in padding."""
+        scores, batch = self._policy_scores(frame, "IGLP.predict_scores")
         return np.where(batch.mask, scores, -np.inf)
 
     def predict_proba(self, frame: pl.DataFrame, *, exploration: str | None = None) -> np.ndarray:
@@ -422,11 +499,8 @@ class IGLP:
         Needs ``user_id``, ``context`` and ``candidate_actions`` only (no feedback: this is
         the policy). ``exploration`` overrides the configured rule ('greedy' for evaluation).
         """
-        self._check_fitted()
+        scores, batch = self._policy_scores(frame, "IGLP.predict_proba")
         cfg = self.config
-        with torch_threads(cfg.max_threads):
-            batch = self._batch(frame, need_feedback=False, need_action=False)
-            scores = policy_scores(self.policy_model_, batch)
         return exploration_probabilities(
             scores, batch.mask, rule=exploration or cfg.exploration, epsilon=cfg.epsilon,
             gamma=cfg.gamma,
@@ -434,15 +508,8 @@ class IGLP:
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
         """The greedy action id per row (int64 (n,))."""
-        self._check_fitted()
-        with torch_threads(self.config.max_threads):
-            batch = self._batch(frame, need_feedback=False, need_action=False)
-            scores = policy_scores(self.policy_model_, batch)
-        index = greedy_index(scores, batch.mask)
-        lists = frame["candidate_actions"]
-        if isinstance(lists.dtype, pl.Array):
-            lists = lists.cast(pl.List(lists.dtype.inner))
-        return lists.list.get(pl.Series(index)).cast(pl.Int64).to_numpy()
+        scores, batch = self._policy_scores(frame, "IGLP.predict")
+        return candidate_ids(frame, greedy_index(scores, batch.mask))
 
     # ------------------------------------------------------------------ representations
     def user_embeddings(self) -> tuple[list[Any], np.ndarray]:
@@ -472,62 +539,67 @@ class IGLP:
             return net.decoder(q).numpy().astype(np.float64)
 
     # ------------------------------------------------------------------ persistence
-    def _fitted_state(self) -> dict[str, Any]:
-        return {
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``model.pt`` (state_dicts), ``config.json`` and ``manifest.json`` atomically.
+
+        ``model.pt`` holds both networks (their buffers carry the context standardisation
+        and ``action_features_``); ``config.json`` every other fitted attribute.
+        """
+        self._check_fitted()
+        state = {f"ik.{k}": v for k, v in self.ik_model_.state_dict().items()}
+        state.update({f"policy.{k}": v for k, v in self.policy_model_.state_dict().items()})
+        fitted = {
             "users": self.users_.to_list(),
             "feedback": self.feedback_vocabulary_.to_list(),
             "actions": self.actions_.to_list(),
             "context_dim": self.context_dim_,
-            "action_feature_dim": int(self.action_features_.shape[1]),
             "n_rows": self.n_rows_,
             "best_restart": self.best_restart_,
             "ik_restarts": [r.to_dict() for r in self.ik_restarts_],
+            "ik_no_signal_nll": self.ik_no_signal_nll_,
+            "ik_found_signal": self.ik_found_signal_,
             "policy_curve": list(self.policy_curve_),
+            "warm_started": self.warm_started_,
+            "online_traces": self.online_traces_,
         }
-
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``model.pt`` (state_dicts), ``config.json`` and ``manifest.json`` atomically."""
-        self._check_fitted()
-        state = {f"ik.{k}": v for k, v in self.ik_model_.state_dict().items()}
-        state.update({f"policy.{k}": v for k, v in self.policy_model_.state_dict().items()})
         return save_artifact(
             directory,
             artifact_format=ARTIFACT_FORMAT,
             version=ARTIFACT_VERSION,
             state=state,
             config=self.config.to_dict(),
-            fitted=self._fitted_state(),
+            fitted=fitted,
             manifest={"seed": self.config.seed, "rows": self.n_rows_},
         )
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> IGLP:
         """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``)."""
-        document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT, name="IGLP")
+        document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT, name="IGLP",
+                                        versions=READABLE_VERSIONS)
         learner = cls(IGLPConfig.from_dict(document["config"]))
         fitted = document["fitted"]
-        learner.users_ = Vocabulary(tuple(fitted["users"]))
-        learner.feedback_vocabulary_ = Vocabulary(tuple(fitted["feedback"]))
-        learner.actions_ = Vocabulary(tuple(fitted["actions"]))
-        learner.context_dim_ = int(fitted["context_dim"])
-        learner.action_features_ = np.zeros(
-            (learner.actions_.size, int(fitted["action_feature_dim"])), dtype=np.float32
+        users = Vocabulary(tuple(fitted["users"]))
+        feedback = Vocabulary(tuple(fitted["feedback"]))
+        actions = Vocabulary(tuple(fitted["actions"]))
+        context_dim = int(fitted["context_dim"])
+        action_features = state["ik.actions.features"].numpy().copy()
+        sizes = {"num_users": users.size, "num_actions": actions.size,
+                 "context_dim": context_dim, "action_features": action_features}
+        ik_model = ik_net(learner.config, **sizes, num_feedback=feedback.size)
+        ik_model.load_state_dict(prefixed(state, "ik."))
+        policy = policy_net(learner.config, **sizes)
+        policy.load_state_dict(prefixed(state, "policy."))
+        learner._set_fitted(
+            users=users, feedback_vocabulary=feedback, actions=actions,
+            context_dim=context_dim, action_features=action_features,
+            ik_model=ik_model,
+            ik_restarts=[IKTrainingRecord.from_dict(r) for r in fitted["ik_restarts"]],
+            best_restart=int(fitted["best_restart"]),
+            ik_no_signal_nll=fitted.get("ik_no_signal_nll"),
+            ik_found_signal=fitted.get("ik_found_signal"),
+            policy_model=policy, policy_curve=fitted["policy_curve"],
+            n_rows=int(fitted["n_rows"]), warm_started=fitted.get("warm_started"),
+            online_traces=fitted.get("online_traces"),
         )
-        learner.n_rows_ = int(fitted["n_rows"])
-        learner.best_restart_ = int(fitted["best_restart"])
-        learner.ik_restarts_ = [
-            IKTrainingRecord(
-                r["restart"], r["seed"], r["train_nll"], r["validation_nll"], r["epochs"],
-                tuple(r["curve"]),
-            )
-            for r in fitted["ik_restarts"]
-        ]
-        learner.policy_curve_ = list(fitted["policy_curve"])
-        learner.ik_model_ = learner._new_ik(0)
-        learner.ik_model_.load_state_dict(prefixed(state, "ik."))
-        learner.policy_model_ = learner._new_policy()
-        learner.policy_model_.load_state_dict(prefixed(state, "policy."))
-        learner.action_features_ = learner.ik_model_.actions.features.numpy().copy()
-        learner.ik_model_.eval()
-        learner.policy_model_.eval()
         return learner

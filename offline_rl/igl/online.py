@@ -22,27 +22,46 @@ Maghakian et al., ICLR 2023, Algorithm 1 (On-Policy IGL branch).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 import torch
 
 from offline_rl.igl.batch import Batch, Vocabulary
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
-from offline_rl.igl.ik_model import ik_probabilities, to_tensors, weighted_nll
-from offline_rl.igl.policy import exploration_probabilities, policy_scores
+from offline_rl.igl.ik_model import IKNet, ik_net, ik_probabilities, to_tensors, weighted_nll
+from offline_rl.igl.policy import PolicyNet, exploration_probabilities, policy_net, policy_scores
 
 
-def _rounds_batch(learner, rounds, actions_index: np.ndarray | None, feedback) -> Batch:
+@dataclass(frozen=True, eq=False)
+class OnlineRun:
+    """What :func:`fit_online` learned: the vocabularies of the probe rounds, the context
+    width, the action features, both networks and the per-batch traces.
+    :meth:`IGLP.fit_online <offline_rl.igl.learner.IGLP.fit_online>` makes a fitted learner of it."""
+
+    users: Vocabulary
+    feedback: Vocabulary
+    actions: Vocabulary
+    context_dim: int
+    action_features: np.ndarray
+    ik_model: IKNet
+    policy_model: PolicyNet
+    traces: dict[str, list[float]]
+
+
+def _rounds_batch(vocabularies: dict[str, Vocabulary], rounds, actions_index: np.ndarray | None,
+                  feedback) -> Batch:
     mask = rounds.mask
     raw = np.where(mask, rounds.candidate_actions, -1)
     flat = pl.Series(raw[mask], dtype=pl.Int64)
     index = np.zeros(raw.shape, dtype=np.int64)
-    index[mask] = learner.actions_.index(flat)
+    index[mask] = vocabularies["actions"].index(flat)
     n = len(rounds)
-    fb = (learner.feedback_vocabulary_.index(pl.Series(list(feedback), dtype=pl.String))
+    fb = (vocabularies["feedback"].index(pl.Series(list(feedback), dtype=pl.String))
           if feedback is not None else np.zeros(n, dtype=np.int64))
     return Batch(
-        user=learner.users_.index(pl.Series(np.asarray(rounds.user_id), dtype=pl.Int64)),
+        user=vocabularies["users"].index(pl.Series(np.asarray(rounds.user_id), dtype=pl.Int64)),
         feedback=fb,
         context=np.asarray(rounds.context, dtype=np.float32),
         candidates=index,
@@ -65,7 +84,7 @@ def _pad_cat(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 def fit_online(
-    learner,
+    config,
     env,
     *,
     rounds: int,
@@ -74,32 +93,38 @@ def fit_online(
     probe_rounds: int = 5000,
     replay_batch: int = 4096,
     seed: int = 0,
-) -> dict[str, list[float]]:
-    """Run Algorithm 1 on-policy for ``rounds`` rounds; returns per-batch traces.
+) -> OnlineRun:
+    """Run Algorithm 1 on-policy for ``rounds`` rounds with the settings of ``config``
+    (an ``IGLPConfig``).
 
-    The traces hold the batch's mean decoded reward and, for the record only, the mean
-    latent reward of the played actions (the simulator knows it; the learner never sees it).
+    The traces hold, per batch, the mean decoded reward, the mean latent reward of the played
+    actions (for the record only: the simulator knows it, the learner never sees it) and the
+    IK loss of the last update.
     """
-    cfg = learner.config
+    cfg = config
     rng = np.random.default_rng([seed, 17])
     probe = env.sample_rounds(probe_rounds, rng)
-    learner.users_ = Vocabulary(tuple(np.unique(probe.user_id).tolist()))
-    learner.feedback_vocabulary_ = Vocabulary(tuple(sorted(env.vocabulary)))
-    learner.actions_ = Vocabulary(tuple(np.unique(probe.candidate_actions[probe.mask]).tolist()))
-    learner.context_dim_ = int(probe.context.shape[1])
+    vocabularies = {
+        "users": Vocabulary(tuple(np.unique(probe.user_id).tolist())),
+        "feedback": Vocabulary(tuple(sorted(env.vocabulary))),
+        "actions": Vocabulary(tuple(np.unique(probe.candidate_actions[probe.mask]).tolist())),
+    }
+    context_dim = int(probe.context.shape[1])
     features = getattr(env, "item_features", None)
     if features is None:
         features = getattr(env, "post_features", None)
     if features is not None:
-        ids = np.asarray(learner.actions_.values, dtype=np.int64)
-        matrix = np.zeros((learner.actions_.size, features.shape[1]), dtype=np.float32)
-        matrix[1:] = features[ids]
-        learner.action_features_ = matrix
+        ids = np.asarray(vocabularies["actions"].values, dtype=np.int64)
+        action_features = np.zeros((vocabularies["actions"].size, features.shape[1]),
+                                   dtype=np.float32)
+        action_features[1:] = features[ids]
     else:
-        learner.action_features_ = np.zeros((learner.actions_.size, 0), dtype=np.float32)
-    learner.n_rows_ = rounds
-    ik = learner._new_ik(cfg.seed * 1000)
-    policy = learner._new_policy()
+        action_features = np.zeros((vocabularies["actions"].size, 0), dtype=np.float32)
+    sizes = {"num_users": vocabularies["users"].size, "num_actions": vocabularies["actions"].size,
+             "context_dim": context_dim, "action_features": action_features}
+    torch.manual_seed(cfg.seed * 1000)
+    ik = ik_net(cfg, **sizes, num_feedback=vocabularies["feedback"].size)
+    policy = policy_net(cfg, **sizes)
     ik.context.set_scaling(np.asarray(probe.context, dtype=np.float32))
     policy.context.set_scaling(np.asarray(probe.context, dtype=np.float32))
     ik_opt = torch.optim.Adam(ik.parameters(), lr=cfg.ik_learning_rate,
@@ -114,7 +139,7 @@ def fit_online(
     while done < rounds:
         n = min(batch_rounds, rounds - done)
         batch_rounds_ = env.sample_rounds(n, rng)
-        empty = _rounds_batch(learner, batch_rounds_, None, None)
+        empty = _rounds_batch(vocabularies, batch_rounds_, None, None)
         probs = exploration_probabilities(
             policy_scores(policy, empty), empty.mask, rule=cfg.exploration,
             epsilon=cfg.epsilon, gamma=cfg.gamma,
@@ -125,7 +150,7 @@ def fit_online(
         actions = batch_rounds_.candidate_actions[np.arange(n), column]
         latent = env.latent_reward(batch_rounds_, actions)  # the environment's, not ours
         feedback = env.feedback(batch_rounds_, actions, latent, rng)
-        batch = _rounds_batch(learner, batch_rounds_, column, feedback)
+        batch = _rounds_batch(vocabularies, batch_rounds_, column, feedback)
         propensity = probs[np.arange(n), column]
         weight = (1.0 / (batch.num_candidates * propensity)).astype(np.float32)
         batch = Batch(**{**batch.__dict__, "weight": weight})
@@ -174,9 +199,9 @@ def fit_online(
         batch_number += 1
     ik.eval()
     policy.eval()
-    learner.ik_model_ = ik
-    learner.policy_model_ = policy
-    learner.ik_restarts_ = []
-    learner.best_restart_ = 0
-    learner.policy_curve_ = traces["decoded_reward"]
-    return traces
+    return OnlineRun(
+        users=vocabularies["users"], feedback=vocabularies["feedback"],
+        actions=vocabularies["actions"],
+        context_dim=context_dim, action_features=action_features, ik_model=ik,
+        policy_model=policy, traces=traces,
+    )

@@ -387,8 +387,8 @@ def explicit_signal_check(cfg: ExperimentConfig, seed: int) -> dict[str, Any]:
     logs = pl.from_arrow(sim.logs)
     # Only 'none' is negative: like and dislike are engagement like a click, so the reward
     # model never learns which engaged steps were liked or disliked.
-    trajectories = user_trajectories(drop_hidden_reward(logs),
-                                     config=PrepareConfig(negative_signals=("none",)))
+    trajectories = user_trajectories(drop_hidden_reward(logs), config=PrepareConfig(
+        negative_signals=("none",), positive_signals=("click", "like", "dislike")))
     fit, scored = _held_out(trajectories, seed, 9)
     truth = logs.select("event_id", "feedback", "reward")
     result: dict[str, Any] = {"rows": scored.height, "fit_rows": fit.height}

@@ -313,43 +313,27 @@ def _actions(config: StepConfigs) -> pl.DataFrame | None:
 
 
 def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None):
+    from offline_rl.igl.folder import fit_to_folder
     from offline_rl.igl.learner import IGLP
 
     frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
-    learner = IGLP(config.igl)
-    if warm_from is not None:
-        learner.fit(frame, actions=_actions(config), warm_start=IGLP.load(warm_from))
-    else:
-        learner.fit(frame, actions=_actions(config))
     model_dir = partial / "models" / "iglp"
-    learner.save(model_dir)
-    decoded = learner.decode(frame)
-    atomic_write_parquet(decoded, partial / "decoded_rewards.parquet")
-    probabilities = learner.predict_proba(frame)
+    fitted = fit_to_folder(
+        frame, model_dir, config=config.igl,
+        decoded_path=partial / "decoded_rewards.parquet", actions=_actions(config),
+        warm_start=IGLP.load(warm_from) if warm_from is not None else None,
+    )
+    probabilities = fitted.model.predict_proba(frame)
     index = frame["action_index"].to_numpy()
     scores = pl.DataFrame({"event_id": frame["event_id"], "igl_p": probabilities[np.arange(frame.height), index]})
     atomic_write_parquet(scores, partial / "policy_scores.parquet")
     outputs = {
         "model": model_dir / "model.pt",
         "model_config": model_dir / "config.json",
-        "decoded_rewards": partial / "decoded_rewards.parquet",
+        "decoded_rewards": fitted.decoded_path,
         "policy_scores": partial / "policy_scores.parquet",
     }
-    extreme_rate = float(decoded["is_extreme"].mean())
-    metrics = {
-        "extreme_rate": round(extreme_rate, 6),
-        "decoded_reward_mean": round(float(decoded["decoded_reward"].mean()), 6),
-        "best_ik_restart": int(learner.best_restart_),
-        "warm_started": warm_from is not None,
-    }
-    if learner.ik_found_signal_ is not None:
-        # the decoded rewards mean nothing unless the kept IK model beats the no-signal level
-        metrics.update(
-            ik_held_out_nll=round(learner.ik_restarts_[learner.best_restart_].validation_nll, 6),
-            ik_no_signal_nll=round(learner.ik_no_signal_nll_, 6),
-            ik_found_signal=learner.ik_found_signal_,
-        )
-    return outputs, {"decoded_rewards": decoded.height}, metrics
+    return outputs, {"decoded_rewards": fitted.decoded.height}, fitted.metrics
 
 
 def read_segments(path: str | os.PathLike[str], user_id_type: pl.DataType) -> pl.DataFrame:

@@ -14,6 +14,15 @@ news        IGL-P Sec. 4.2: Facebook news, fox / huffpost / time    like, love, 
 Use :func:`simulate_logs` to get a :class:`SimulatedLogs` and :func:`write_simulation` to
 write it. Each simulator module also exposes its config, its environment class and
 ``logging_policy(env)``; :func:`run_policy` plays any policy on an environment's fresh traffic.
+
+The shared pieces, one concern per module: :mod:`~offline_rl.simulators.rounds` (rounds,
+policy and environment protocols), :mod:`~offline_rl.simulators.policies` (uniform and
+softmax logging policies), :mod:`~offline_rl.simulators.sampling` (random draws),
+:mod:`~offline_rl.simulators.rewards` (three-state latent rewards),
+:mod:`~offline_rl.simulators.tables` (Arrow log and actions tables),
+:mod:`~offline_rl.simulators.running` (:func:`run_policy`),
+:mod:`~offline_rl.simulators.simulation` (:class:`SimulatedLogs`, the round-based body) and
+:mod:`~offline_rl.simulators.output` (:func:`write_simulation`).
 """
 
 from __future__ import annotations
@@ -23,17 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from offline_rl.simulators import covertype, news, production, sessions
-from offline_rl.simulators._common import (
-    PAD_ACTION,
-    Environment,
-    Policy,
-    Rounds,
-    SimulatedLogs,
-    SoftmaxPolicy,
-    UniformPolicy,
-    run_policy,
-    write_simulation,
-)
+from offline_rl.simulators.output import write_simulation
+from offline_rl.simulators.policies import SoftmaxPolicy, UniformPolicy
+from offline_rl.simulators.rounds import PAD_ACTION, Environment, Policy, Rounds
+from offline_rl.simulators.running import run_policy
+from offline_rl.simulators.simulation import SimulatedLogs
 
 
 @dataclass(frozen=True)

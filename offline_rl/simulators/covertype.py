@@ -31,33 +31,24 @@ Environment API (for on-policy checks)::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from offline_rl.config import Boolean, Choice, Config, Integer, Optional, Real, Text
 from offline_rl.data.datasets import COVERTYPE_N_CLASSES, load_covertype
-from offline_rl.simulators._common import (
-    SIMULATOR_VERSION,
-    Rounds,
-    SimulatedLogs,
-    UniformPolicy,
-    check_choice,
-    check_float,
-    check_int,
-    config_from_dict,
-    config_to_dict,
-    sample_visit_users,
-    simulate_round_based,
-)
+from offline_rl.simulators.policies import UniformPolicy
+from offline_rl.simulators.rounds import Rounds
+from offline_rl.simulators.sampling import sample_visit_users
+from offline_rl.simulators.simulation import SIMULATOR_VERSION, SimulatedLogs, simulate_round_based
 
 NAME = "covertype"
 LOGGING_POLICIES = ("uniform", "epsilon_greedy")
 
 
 @dataclass(frozen=True, kw_only=True)
-class CovertypeConfig:
+class CovertypeConfig(Config):
     """Options of the Covertype simulation."""
 
     n_users: int = 100
@@ -75,30 +66,19 @@ class CovertypeConfig:
     seconds_between_events: float = 10.0
     """Mean gap between consecutive logged events, in seconds (> 0)."""
     path: str | None = None
-    """Covertype CSV to use instead of the shipped datasets/covertype/covtype_15k.csv.gz."""
+    """Covertype CSV (a str path, so that the config round-trips through JSON) to use instead
+    of the shipped datasets/covertype/covtype_15k.csv.gz."""
 
-    def __post_init__(self) -> None:
-        check_int("n_users", self.n_users, minimum=2)
-        check_int("n_words", self.n_words, minimum=2)
-        check_choice("logging", self.logging, LOGGING_POLICIES)
-        check_float("epsilon", self.epsilon, low=0.0, high=1.0, low_open=True)
-        if not isinstance(self.standardize_context, bool):
-            raise ValueError(
-                f"The 'standardize_context' parameter must be a bool; got {self.standardize_context!r}."
-            )
-        check_float("mean_visit_length", self.mean_visit_length, low=1.0)
-        check_float("seconds_between_events", self.seconds_between_events, low=0.0, low_open=True)
-        if self.path is not None and not isinstance(self.path, (str, os.PathLike)):
-            raise ValueError(f"The 'path' parameter must be a str path or None; got {self.path!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (with ``schema_version``)."""
-        return config_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CovertypeConfig:
-        """Inverse of :meth:`to_dict`."""
-        return config_from_dict(cls, data)
+    CONSTRAINTS = {
+        "n_users": Integer(2),
+        "n_words": Integer(2),
+        "logging": Choice(LOGGING_POLICIES),
+        "epsilon": Real(0.0, 1.0, low_open=True),
+        "standardize_context": Boolean(),
+        "mean_visit_length": Real(1.0),
+        "seconds_between_events": Real(0.0, low_open=True),
+        "path": Optional(Text()),
+    }
 
 
 class CovertypeEnvironment:
@@ -249,7 +229,8 @@ class CovertypeScorerPolicy:
     """
 
     def __init__(self, env: CovertypeEnvironment, *, epsilon: float) -> None:
-        check_float("epsilon", epsilon, low=0.0, high=1.0)
+        if not 0 <= epsilon <= 1:
+            raise ValueError(f"The 'epsilon' must be in [0, 1]; got {epsilon!r}.")
         self.env = env
         self.epsilon = epsilon
 

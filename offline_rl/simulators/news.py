@@ -40,26 +40,17 @@ from typing import Any
 
 import numpy as np
 
-from offline_rl.simulators._common import (
-    PAD_ACTION,
-    SIMULATOR_VERSION,
-    Rounds,
-    SimulatedLogs,
-    UniformPolicy,
-    build_actions_table,
-    candidate_columns,
-    check_choice,
-    check_float,
-    check_int,
-    config_from_dict,
-    config_to_dict,
+from offline_rl.config import Choice, Config, Integer, Real, Reals, Rule
+from offline_rl.simulators.policies import UniformPolicy
+from offline_rl.simulators.rewards import three_state_probabilities, three_state_reward
+from offline_rl.simulators.rounds import PAD_ACTION, Rounds, candidate_columns
+from offline_rl.simulators.sampling import (
     draw_signals,
     sample_visit_users,
     sample_without_replacement,
-    simulate_round_based,
-    three_state_probabilities,
-    three_state_reward,
 )
+from offline_rl.simulators.simulation import SIMULATOR_VERSION, SimulatedLogs, simulate_round_based
+from offline_rl.simulators.tables import build_actions_table
 
 NAME = "news"
 LOGGING_POLICIES = ("uniform",)
@@ -132,7 +123,7 @@ CALIBRATION_DRAWS = 100_000
 
 
 @dataclass(frozen=True, kw_only=True)
-class NewsConfig:
+class NewsConfig(Config):
     """Options of the news recommendation simulation."""
 
     n_users: int = 300
@@ -158,40 +149,23 @@ class NewsConfig:
     seconds_between_events: float = 10.0
     """Mean gap between consecutive logged events, in seconds (> 0)."""
 
-    def __post_init__(self) -> None:
-        check_int("n_users", self.n_users, minimum=1)
-        if len(self.group_mix) != len(GROUPS):
-            raise ValueError(
-                f"The 'group_mix' parameter must have {len(GROUPS)} shares {GROUPS}; "
-                f"got {self.group_mix!r}."
-            )
-        for share in self.group_mix:
-            check_float("group_mix", share, low=0.0, high=1.0)
-        if abs(sum(self.group_mix) - 1.0) > 1e-9:
-            raise ValueError(f"The 'group_mix' parameter must sum to 1; got {self.group_mix!r}.")
-        check_int("n_posts", self.n_posts, minimum=2)
-        check_int("min_candidates", self.min_candidates, minimum=1)
-        check_int("max_candidates", self.max_candidates, minimum=self.min_candidates)
-        if self.max_candidates > self.n_posts:
-            raise ValueError(
-                f"The 'max_candidates' parameter must be <= n_posts ({self.n_posts}); "
-                f"got {self.max_candidates}."
-            )
-        check_int("embedding_dim", self.embedding_dim, minimum=1)
-        check_float("positive_rate", self.positive_rate, low=0.0, high=0.5, low_open=True)
-        check_float("negative_rate", self.negative_rate, low=0.0, high=0.5, low_open=True)
-        check_choice("logging", self.logging, LOGGING_POLICIES)
-        check_float("mean_visit_length", self.mean_visit_length, low=1.0)
-        check_float("seconds_between_events", self.seconds_between_events, low=0.0, low_open=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (with ``schema_version``)."""
-        return config_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NewsConfig:
-        """Inverse of :meth:`to_dict`."""
-        return config_from_dict(cls, data)
+    CONSTRAINTS = {
+        "n_users": Integer(1),
+        "group_mix": Reals(len(GROUPS), element=Real(0.0, 1.0), total=1.0),
+        "n_posts": Integer(2),
+        "min_candidates": Integer(1),
+        "max_candidates": Integer(1),
+        "embedding_dim": Integer(1),
+        "positive_rate": Real(0.0, 0.5, low_open=True),
+        "negative_rate": Real(0.0, 0.5, low_open=True),
+        "logging": Choice(LOGGING_POLICIES),
+        "mean_visit_length": Real(1.0),
+        "seconds_between_events": Real(0.0, low_open=True),
+    }
+    RULES = (
+        Rule("max_candidates", "an int in [min_candidates, n_posts]",
+             lambda c: c.min_candidates <= c.max_candidates <= c.n_posts),
+    )
 
 
 class NewsEnvironment:

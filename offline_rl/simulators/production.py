@@ -45,26 +45,17 @@ from typing import Any
 
 import numpy as np
 
-from offline_rl.simulators._common import (
-    SIMULATOR_VERSION,
-    Rounds,
-    SimulatedLogs,
-    SoftmaxPolicy,
-    UniformPolicy,
-    build_actions_table,
-    candidate_columns,
-    check_choice,
-    check_float,
-    check_int,
-    config_from_dict,
-    config_to_dict,
+from offline_rl.config import Choice, Config, Integer, Real, Reals, Rule
+from offline_rl.simulators.policies import SoftmaxPolicy, UniformPolicy
+from offline_rl.simulators.rewards import three_state_probabilities, three_state_reward
+from offline_rl.simulators.rounds import Rounds, candidate_columns
+from offline_rl.simulators.sampling import (
     draw_signals,
     sample_visit_users,
     sample_without_replacement,
-    simulate_round_based,
-    three_state_probabilities,
-    three_state_reward,
 )
+from offline_rl.simulators.simulation import SIMULATOR_VERSION, SimulatedLogs, simulate_round_based
+from offline_rl.simulators.tables import build_actions_table
 
 NAME = "production"
 LOGGING_POLICIES = ("production", "uniform")
@@ -92,7 +83,7 @@ CALIBRATION_DRAWS = 200_000
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProductionConfig:
+class ProductionConfig(Config):
     """Options of the production image-recommendation simulation."""
 
     n_users: int = 1000
@@ -124,38 +115,25 @@ class ProductionConfig:
     seconds_between_events: float = 10.0
     """Mean gap between consecutive logged events, in seconds (> 0)."""
 
-    def __post_init__(self) -> None:
-        check_int("n_users", self.n_users, minimum=1)
-        check_int("n_items", self.n_items, minimum=2)
-        check_int("n_candidates", self.n_candidates, minimum=2, maximum=self.n_items)
-        check_int("embedding_dim", self.embedding_dim, minimum=1)
-        if len(self.style_mix) != len(STYLES):
-            raise ValueError(
-                f"The 'style_mix' parameter must have {len(STYLES)} shares {STYLES}; "
-                f"got {self.style_mix!r}."
-            )
-        for share in self.style_mix:
-            check_float("style_mix", share, low=0.0, high=1.0)
-        if abs(sum(self.style_mix) - 1.0) > 1e-9:
-            raise ValueError(f"The 'style_mix' parameter must sum to 1; got {self.style_mix!r}.")
-        check_float("clickbait_fraction", self.clickbait_fraction, low=0.0, high=1.0)
-        check_float("positive_rate", self.positive_rate, low=0.0, high=0.5, low_open=True)
-        check_float("negative_rate", self.negative_rate, low=0.0, high=0.5, low_open=True)
-        check_choice("logging", self.logging, LOGGING_POLICIES)
-        check_float("temperature", self.temperature, low=0.0, low_open=True)
-        check_float("exploration", self.exploration, low=0.0, high=1.0, low_open=True)
-        check_float("estimate_noise", self.estimate_noise, low=0.0)
-        check_float("mean_visit_length", self.mean_visit_length, low=1.0)
-        check_float("seconds_between_events", self.seconds_between_events, low=0.0, low_open=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (with ``schema_version``)."""
-        return config_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProductionConfig:
-        """Inverse of :meth:`to_dict`."""
-        return config_from_dict(cls, data)
+    CONSTRAINTS = {
+        "n_users": Integer(1),
+        "n_items": Integer(2),
+        "n_candidates": Integer(2),
+        "embedding_dim": Integer(1),
+        "style_mix": Reals(len(STYLES), element=Real(0.0, 1.0), total=1.0),
+        "clickbait_fraction": Real(0.0, 1.0),
+        "positive_rate": Real(0.0, 0.5, low_open=True),
+        "negative_rate": Real(0.0, 0.5, low_open=True),
+        "logging": Choice(LOGGING_POLICIES),
+        "temperature": Real(0.0, low_open=True),
+        "exploration": Real(0.0, 1.0, low_open=True),
+        "estimate_noise": Real(0.0),
+        "mean_visit_length": Real(1.0),
+        "seconds_between_events": Real(0.0, low_open=True),
+    }
+    RULES = (
+        Rule("n_candidates", "an int <= n_items", lambda c: c.n_candidates <= c.n_items),
+    )
 
 
 class ProductionEnvironment:

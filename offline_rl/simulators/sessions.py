@@ -58,22 +58,13 @@ from typing import Any
 
 import numpy as np
 
-from offline_rl.simulators._common import (
-    SIMULATOR_VERSION,
-    Rounds,
-    SimulatedLogs,
-    build_actions_table,
-    build_log_table,
-    categorical_codes,
-    check_float,
-    check_int,
-    config_from_dict,
-    config_to_dict,
-    masked_softmax,
-    mix_with_uniform,
-    sample_without_replacement,
-    sigmoid,
-)
+from offline_rl.config import Config, Integer, Real, Rule
+from offline_rl.simulators.policies import masked_softmax, mix_with_uniform
+from offline_rl.simulators.rewards import sigmoid
+from offline_rl.simulators.rounds import Rounds
+from offline_rl.simulators.sampling import categorical_codes, sample_without_replacement
+from offline_rl.simulators.simulation import SIMULATOR_VERSION, SimulatedLogs, SimulationRun
+from offline_rl.simulators.tables import build_actions_table, build_log_table
 
 NAME = "sessions"
 VOCABULARY: tuple[str, ...] = ("skip", "click")
@@ -82,7 +73,7 @@ SESSION_SPACING_SECONDS = 7200.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class SessionsConfig:
+class SessionsConfig(Config):
     """Options of the sequential-session simulation."""
 
     n_users: int = 300
@@ -135,34 +126,36 @@ class SessionsConfig:
     seconds_between_events: float = 10.0
     """Mean gap between steps of a session (> 0)."""
 
-    def __post_init__(self) -> None:
-        check_int("n_users", self.n_users, minimum=1)
-        check_int("n_items", self.n_items, minimum=2)
-        check_int("n_categories", self.n_categories, minimum=1, maximum=self.n_items)
-        check_int("embedding_dim", self.embedding_dim, minimum=1)
-        check_int("n_candidates", self.n_candidates, minimum=1, maximum=self.n_items)
-        check_int("max_session_length", self.max_session_length, minimum=1, maximum=10_000)
-        check_float("clickbait_fraction", self.clickbait_fraction, low=0.0, high=1.0)
-        for name in ("click_bias", "continue_bias"):
-            check_float(name, getattr(self, name))
-        for name in ("click_scale", "bait_attraction", "bait_penalty", "click_fatigue", "satisfaction_fatigue",
-                     "satisfaction_noise", "skip_cost", "continue_satisfaction", "leave_fatigue",
-                     "estimate_noise", "distrust_weight"):
-            check_float(name, getattr(self, name), low=0.0)
-        check_float("temperature", self.temperature, low=0.0, low_open=True)
-        check_float("exploration", self.exploration, low=0.0, high=1.0)
-        check_float("distrust_decay", self.distrust_decay, low=0.0, high=1.0, high_open=True)
-        check_float("seconds_between_events", self.seconds_between_events, low=0.0,
-                    low_open=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (with ``schema_version``)."""
-        return config_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SessionsConfig:
-        """Inverse of :meth:`to_dict`."""
-        return config_from_dict(cls, data)
+    CONSTRAINTS = {
+        "n_users": Integer(1),
+        "n_items": Integer(2),
+        "n_categories": Integer(1),
+        "embedding_dim": Integer(1),
+        "n_candidates": Integer(1),
+        "clickbait_fraction": Real(0.0, 1.0),
+        "click_bias": Real(),
+        "click_scale": Real(0.0),
+        "bait_attraction": Real(0.0),
+        "bait_penalty": Real(0.0),
+        "click_fatigue": Real(0.0),
+        "satisfaction_fatigue": Real(0.0),
+        "satisfaction_noise": Real(0.0),
+        "skip_cost": Real(0.0),
+        "continue_bias": Real(),
+        "continue_satisfaction": Real(0.0),
+        "leave_fatigue": Real(0.0),
+        "distrust_weight": Real(0.0),
+        "distrust_decay": Real(0.0, 1.0, high_open=True),
+        "max_session_length": Integer(1, 10_000),
+        "temperature": Real(0.0, low_open=True),
+        "exploration": Real(0.0, 1.0),
+        "estimate_noise": Real(0.0),
+        "seconds_between_events": Real(0.0, low_open=True),
+    }
+    RULES = (
+        Rule("n_categories", "an int <= n_items", lambda c: c.n_categories <= c.n_items),
+        Rule("n_candidates", "an int <= n_items", lambda c: c.n_candidates <= c.n_items),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -424,9 +417,9 @@ def simulate(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
     The environment is drawn from ``seed``, the sessions from ``(seed, 1)``; ``options`` are
     :class:`SessionsConfig` fields. The hidden ``reward`` column is the step's satisfaction.
     """
-    check_int("rows", rows, minimum=0)
-    check_int("seed", seed, minimum=0)
-    config = config_from_dict(SessionsConfig, options)
+    run = SimulationRun(rows=rows, seed=seed)
+    rows, seed = run.rows, run.seed
+    config = SessionsConfig.from_dict(options)
     env = SessionEnvironment(config, seed=seed)
     rng = np.random.default_rng([seed, 1])
     steps = run_sessions(env, rows, rng)

@@ -58,6 +58,14 @@ def test_prepare_on_bad_input_writes_nothing(tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_prepare_refuses_a_bad_setting_with_exit_code_2(log_file, tmp_path):
+    out = tmp_path / "prepared"
+    result = CliRunner().invoke(main, ["prepare", str(log_file), "--out", str(out), "--history-length", "0"])
+    assert result.exit_code == 2
+    assert "The 'history_length' parameter of PrepareConfig must be an int >= 1. Got 0 instead." in result.output
+    assert not out.exists()
+
+
 def test_every_registered_command_module_exists():
     import importlib.util
 

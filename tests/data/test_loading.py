@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from log_builders import make_log_rows, rows_to_table
 
-from offline_rl.data.loading import load_actions, load_logs, summarize_logs, validate_logs
+from offline_rl.data.loading import load_actions, load_logs, validate_logs
+from offline_rl.data.summary import summarize_logs
 from offline_rl.errors import SchemaError
 from offline_rl.schema import LOG_SCHEMA
 

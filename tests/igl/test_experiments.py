@@ -12,7 +12,7 @@ from offline_rl.igl.experiments.covertype import run_covertype_experiment
 def test_covertype_acceptance(tmp_path, seed):
     """Section 4.1 on 60k events: precision >= .90, F1 >= .85, policy >= .9 x oracle and
     >= .70, purity 1.0 (per-user reading) and >= .9 (raw 2-D embeddings), every seed."""
-    result = run_covertype_experiment(tmp_path, seed, verbose=False, make_figure=False)
+    result = run_covertype_experiment(tmp_path, seed, make_figure=False)
     assert result.passed, result.failures
 
 
@@ -21,7 +21,7 @@ def production_result(tmp_path_factory):
     from offline_rl.igl.experiments.production import run_production_experiment
 
     out = tmp_path_factory.mktemp("production")
-    return run_production_experiment(out, 0, verbose=False, make_figure=False)
+    return run_production_experiment(out, 0, make_figure=False)
 
 
 @pytest.mark.slow
@@ -65,16 +65,26 @@ def test_production_three_states_do_not_raise_dislikes(production_result):
 def test_news_fairness(tmp_path):
     from offline_rl.igl.experiments.news import run_news_experiment
 
-    result = run_news_experiment(tmp_path, 0, verbose=False, make_figure=False)
+    result = run_news_experiment(tmp_path, 0, make_figure=False)
     assert result.passed, result.failures
 
 
-def test_covertype_smoke(tmp_path):
-    """The experiment runs end to end on a tiny budget and writes its figure and table."""
+def test_covertype_smoke(tmp_path, capsys, caplog):
+    """The experiment runs end to end on a tiny budget, writes its figure and table, and
+    logs its summary (library code never prints)."""
+    import logging
+
     from offline_rl.igl.experiments.covertype import covertype_config
 
     config = covertype_config(0, ik_epochs=2, ik_warmup_epochs=1, ik_restarts=1,
                               policy_epochs=1, max_threads=1)
-    result = run_covertype_experiment(tmp_path, 0, rows=3000, config=config, verbose=False)
+    with caplog.at_level(logging.INFO, logger="offline_rl.igl.experiments"):
+        result = run_covertype_experiment(tmp_path, 0, rows=3000, config=config)
     assert result.figure.is_file() and result.table_path.is_file()
     assert {"decoded_precision", "oracle_ratio", "user_purity_reading"} <= set(result.metrics)
+    assert capsys.readouterr().out == ""
+    summary = result.summary()
+    assert "decoded_precision" in summary and summary in caplog.text
+    if result.failures:  # a tiny budget usually fails the acceptance checks
+        assert summary.endswith("FAILED: " + "; ".join(result.failures))
+        assert any(r.levelname == "WARNING" and "FAILED:" in r.message for r in caplog.records)

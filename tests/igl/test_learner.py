@@ -1,5 +1,6 @@
-"""The shared learner contract for IGLP: fit/predict shapes, save/load, config, determinism,
-and the hidden reward never reaching the learner."""
+"""IGLP beyond the shared learner contract (tests/test_learner_contract.py): shapes with
+variable candidate sets, the 3-state decoder, unknown ids, restart selection and racing, the
+no-signal warning, and save/load after a warm start, an online fit and from format 1."""
 
 from __future__ import annotations
 
@@ -8,36 +9,14 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from fitted_state import fitted_state_differences
 from igl_fixtures import SMALL_CONFIG, variable_k_frame
 
-from offline_rl.errors import HiddenRewardError, NoSignalWarning, NotFittedError
+from offline_rl.errors import NoSignalWarning
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.learner import DECODED_COLUMNS, IGLP
 
 TINY = dict(SMALL_CONFIG, ik_epochs=2, ik_warmup_epochs=1, policy_epochs=2, ik_restarts=2)
-
-
-@pytest.mark.parametrize("method", ["predict_proba", "predict", "decode", "ik_proba"])
-def test_not_fitted(method):
-    with pytest.raises(NotFittedError, match="not fitted yet"):
-        getattr(IGLP(), method)(variable_k_frame())
-
-
-def test_save_before_fit(tmp_path):
-    with pytest.raises(NotFittedError):
-        IGLP().save(tmp_path)
-
-
-def test_hidden_reward_is_refused():
-    frame = variable_k_frame().with_columns(pl.lit(1.0).alias("reward"))
-    with pytest.raises(HiddenRewardError, match="IGLP.fit was given the column 'reward'"):
-        IGLP(IGLPConfig(**TINY)).fit(frame)
-
-
-def test_missing_column_is_named():
-    frame = variable_k_frame().drop("feedback")
-    with pytest.raises(ValueError, match="unable to find column 'feedback'"):
-        IGLP(IGLPConfig(**TINY)).fit(frame)
 
 
 def test_variable_k_shapes_and_padding():
@@ -81,36 +60,6 @@ def test_unknown_ids_at_predict_time():
     assert model.predict_proba(other).shape[0] == frame.height
 
 
-def test_save_load_identical(tmp_path, fitted_small, covertype_small):
-    _, frame, _ = covertype_small
-    fitted_small.save(tmp_path / "run")
-    loaded = IGLP.load(tmp_path / "run")
-    assert loaded.config == fitted_small.config
-    sample = frame[:500]
-    np.testing.assert_array_equal(loaded.predict_proba(sample), fitted_small.predict_proba(sample))
-    np.testing.assert_array_equal(loaded.ik_proba(sample), fitted_small.ik_proba(sample))
-    assert loaded.decode(sample).equals(fitted_small.decode(sample))
-    document = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert IGLPConfig.from_dict(document["config"]) == fitted_small.config
-    assert (tmp_path / "run" / "model.pt").is_file()
-
-
-def test_load_rejects_other_artifacts(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(ValueError, match="not an IGLP artifact"):
-        IGLP.load(tmp_path)
-
-
-def test_seeded_determinism():
-    frame = variable_k_frame(n=200)
-    a = IGLP(IGLPConfig(seed=5, **TINY)).fit(frame)
-    b = IGLP(IGLPConfig(seed=5, **TINY)).fit(frame)
-    np.testing.assert_array_equal(a.predict_proba(frame), b.predict_proba(frame))
-    np.testing.assert_array_equal(a.ik_proba(frame), b.ik_proba(frame))
-    c = IGLP(IGLPConfig(seed=6, **TINY)).fit(frame)
-    assert not np.array_equal(a.ik_proba(frame), c.ik_proba(frame))
-
-
 def test_restart_selection_uses_held_out_ik_likelihood(fitted_small):
     records = fitted_small.ik_restarts_
     assert len(records) == fitted_small.config.ik_restarts
@@ -136,8 +85,10 @@ def test_string_ids_and_no_context(tmp_path):
     decoded = model.decode(frame)
     assert decoded["user_id"].dtype == pl.String and decoded["event_id"].dtype == pl.String
     model.save(tmp_path)
-    np.testing.assert_array_equal(IGLP.load(tmp_path).predict_proba(frame),
-                                  model.predict_proba(frame))
+    loaded = IGLP.load(tmp_path)
+    assert loaded.users_.values[0] == "user-0"
+    assert fitted_state_differences(model, loaded) == []
+    np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
 
 
 def test_restarts_race_and_only_the_best_trains_on(covertype_small):
@@ -174,7 +125,7 @@ def test_race_is_extended_while_every_restart_is_at_the_no_signal_point(covertyp
     with pytest.warns(NoSignalWarning, match="no IK restart left the no-signal point"):
         model = IGLP(config).fit(noise)
     assert [r.epochs for r in model.ik_restarts_] == [4, 4]
-    batch = model._batch(noise, need_feedback=True, need_action=True)
+    batch = model._batch(noise, need_feedback=True, need_action=True, where="test")
     n_val = int(round(config.validation_fraction * len(batch)))
     level = no_signal_nll(batch.take(slice(len(batch) - n_val, len(batch))))
     assert min(r.validation_nll for r in model.ik_restarts_) > level - ESCAPE_MARGIN
@@ -202,3 +153,64 @@ def test_racing_without_held_out_rows_judges_on_the_training_rows(covertype_smal
         model = IGLP(config).fit(frame)
     assert sorted(r.epochs for r in model.ik_restarts_)[-1] == config.ik_epochs
     assert model.ik_found_signal_ is None and model.ik_no_signal_nll_ is None
+
+
+def test_save_load_after_a_warm_start_and_an_online_fit(tmp_path):
+    """The attributes a plain fit leaves at their defaults survive a round trip too."""
+    from offline_rl.simulators import make_environment
+
+    frame = variable_k_frame()
+    yesterday = IGLP(IGLPConfig(**TINY)).fit(frame.head(30))
+    warm = IGLP(IGLPConfig(**TINY, seed=1)).fit(frame, warm_start=yesterday)
+    env = make_environment("covertype", seed=0, n_users=4, n_words=4)
+    online = IGLP(IGLPConfig(**TINY)).fit_online(env, rounds=600, batch_rounds=300, seed=0)
+    assert warm.warm_started_ is True and online.online_traces_ is not None
+    for name, model in {"warm": warm, "online": online}.items():
+        model.save(tmp_path / name)
+        assert fitted_state_differences(model, IGLP.load(tmp_path / name)) == [], name
+    # a refit replaces every fitted attribute: nothing of the online run is left behind
+    refit = online.fit(frame)
+    assert refit.online_traces_ is None and refit.warm_started_ is False
+    assert fitted_state_differences(refit, IGLP(IGLPConfig(**TINY)).fit(frame)) == []
+
+
+def test_loads_a_format_1_artifact_and_refuses_a_newer_one(tmp_path):
+    model = IGLP(IGLPConfig(**TINY)).fit(variable_k_frame())
+    model.save(tmp_path)
+    path = tmp_path / "config.json"
+    document = json.loads(path.read_text())
+    added_in_2 = ("warm_started", "ik_no_signal_nll", "ik_found_signal", "online_traces")
+    old = {**document, "format_version": "1",
+           "fitted": {k: v for k, v in document["fitted"].items() if k not in added_in_2}}
+    path.write_text(json.dumps(old))
+    loaded = IGLP.load(tmp_path)
+    assert loaded.warm_started_ is None and loaded.ik_found_signal_ is None
+    np.testing.assert_array_equal(loaded.ik_proba(variable_k_frame()),
+                                  model.ik_proba(variable_k_frame()))
+    path.write_text(json.dumps({**document, "format_version": "3"}))
+    with pytest.raises(ValueError, match="format version '3' of IGLP; this release reads"):
+        IGLP.load(tmp_path)
+
+
+def test_fitted_attributes_are_assigned_in_one_place():
+    """Every ``x.name_ = ...`` in offline_rl/igl sits in a ``_set_fitted`` method, so fit,
+    fit_online and load cannot build the fitted state three different ways."""
+    import ast
+    from pathlib import Path
+
+    import offline_rl.igl
+
+    elsewhere = []
+    for path in sorted(Path(offline_rl.igl.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        inside = {id(node) for function in ast.walk(tree)
+                  if isinstance(function, ast.FunctionDef) and function.name == "_set_fitted"
+                  for node in ast.walk(function)}
+        for node in ast.walk(tree):
+            targets = (node.targets if isinstance(node, ast.Assign)
+                       else [node.target] if isinstance(node, ast.AnnAssign | ast.AugAssign) else [])
+            for target in targets:
+                if (isinstance(target, ast.Attribute) and target.attr.endswith("_")
+                        and not target.attr.startswith("_") and id(target) not in inside):
+                    elsewhere.append(f"{path.name}:{target.lineno} {target.attr}")
+    assert elsewhere == []

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from offline_rl.simulators._common import Rounds
+from offline_rl.simulators import Rounds
 
 
 def test_policy_beats_uniform_on_hidden_reward(fitted_small, covertype_small):

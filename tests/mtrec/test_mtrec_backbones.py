@@ -9,7 +9,6 @@ import torch
 
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import user_trajectories
-from offline_rl.errors import HiddenRewardError, NotFittedError
 from offline_rl.mtrec import BACKBONES, MTRecClassifier, MTRecConfig
 from offline_rl.mtrec.classifier import alignment_loss
 from offline_rl.simulators.sessions import simulate
@@ -113,19 +112,16 @@ def test_classifier_errors(frame):
     trajectories, _ = frame
     with pytest.raises(ValueError, match="kappa > 0 needs the mental rewards"):
         MTRecClassifier(MTRecConfig(kappa=0.5, epochs=1)).fit(trajectories)
-    with pytest.raises(HiddenRewardError):
-        MTRecClassifier(MTRecConfig(epochs=1)).fit(trajectories.with_columns(reward=pl.lit(0.0)))
-    with pytest.raises(NotFittedError):
-        MTRecClassifier().predict_proba(trajectories)
     with pytest.raises(ValueError, match="mental_reward_positive"):
         MTRecClassifier(MTRecConfig(kappa=0.5, epochs=1)).fit(
             trajectories, rewards=trajectories.select("event_id"))
 
 
-@pytest.mark.parametrize("name", ["din", "sasrec"])
-def test_save_load_identical_predictions(frame, tmp_path, name):
+def test_save_load_identical_predictions_with_attention(frame, tmp_path):
+    """The contract (tests/test_learner_contract.py) round-trips DIN; SASRec's attention and
+    position layers must round-trip too."""
     trajectories, categories = frame
-    model = MTRecClassifier(MTRecConfig(backbone=name, epochs=1, batch_size=256,
+    model = MTRecClassifier(MTRecConfig(backbone="sasrec", epochs=1, batch_size=256,
                                         embedding_dim=8, hidden_dim=16)).fit(
         trajectories, item_categories=categories)
     model.save(tmp_path / "m")

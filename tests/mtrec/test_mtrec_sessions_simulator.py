@@ -51,9 +51,9 @@ def test_clickbait_clicked_but_unsatisfying_and_fatigue(sim):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="'n_candidates' parameter must be <= 5"):
+    with pytest.raises(ValueError, match="'n_candidates' parameter of SessionsConfig must be an int <= n_items"):
         SessionsConfig(n_items=5, n_categories=2, n_candidates=6)
-    with pytest.raises(ValueError, match="Unknown SessionsConfig option"):
+    with pytest.raises(ValueError, match="Unknown SessionsConfig setting"):
         simulate(rows=10, seed=0, nope=1)
 
 

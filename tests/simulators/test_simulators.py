@@ -20,11 +20,8 @@ from offline_rl.simulators import (
     simulate_logs,
     write_simulation,
 )
-from offline_rl.simulators._common import (
-    PAD_ACTION,
-    categorical_codes,
-    sample_without_replacement,
-)
+from offline_rl.simulators.rounds import PAD_ACTION
+from offline_rl.simulators.sampling import categorical_codes, sample_without_replacement
 
 NAMES = sorted(SIMULATORS)
 ROWS = 3_000
@@ -140,19 +137,23 @@ def _first_candidate(rounds: Rounds) -> np.ndarray:
     return probs
 
 
+# The constraints of every simulator config are rows of the shared table in
+# tests/test_config.py; these check that simulate_logs applies them.
 @pytest.mark.parametrize(
     ("name", "options", "match"),
     [
-        ("covertype", {"n_users": 1}, "'n_users' parameter must be >= 2; got 1"),
-        ("covertype", {"logging": "greedy"}, "'logging' parameter must be a str among"),
-        ("covertype", {"epsilon": 0.0}, r"'epsilon' parameter must be in \(0.0, 1.0\]; got 0.0"),
-        ("covertype", {"colour": "red"}, r"Unknown CovertypeConfig option\(s\) \['colour'\]"),
+        ("covertype", {"n_users": 1}, r"The 'n_users' parameter of CovertypeConfig must be an int >= 2\. Got 1"),
+        ("covertype", {"colour": "red"}, r"Unknown CovertypeConfig setting\(s\) \['colour'\]"),
+        ("sessions", {"n_items": 5, "n_categories": 2, "n_candidates": 6}, "'n_candidates' parameter of SessionsConfig"),
+        ("covertype", {"rows": -1}, r"'rows' parameter of SimulationRun must be an int >= 0\. Got -1"),
+        ("news", {"seed": True}, r"'seed' parameter of SimulationRun must be an int >= 0\. Got True"),
         ("nope", {}, "Unknown simulator 'nope'; valid names"),
     ],
 )
 def test_bad_options_are_named(name, options, match):
+    size = {"rows": 10, "seed": 0}
     with pytest.raises(ValueError, match=match):
-        simulate_logs(name, rows=10, seed=0, **options)
+        simulate_logs(name, **{**size, **options})
 
 
 def test_bad_policy_output_is_rejected():

@@ -1,6 +1,9 @@
-"""Helpers the experiments share: frames from simulator rounds, metrics, table output."""
+"""Helpers the experiments share: frames from simulator rounds, metrics, table text."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -45,7 +48,20 @@ def kmeans_purity(points: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> f
     return purity / labels.size
 
 
-def print_table(title: str, frame: pl.DataFrame) -> None:
+def format_table(title: str, frame: pl.DataFrame) -> str:
+    """``title`` over ``frame`` as text, every row and column shown, floats to 4 decimals."""
     with pl.Config(tbl_rows=100, tbl_cols=30, tbl_width_chars=200, float_precision=4):
-        print(title)
-        print(frame)
+        return f"{title}\n{frame}"
+
+
+def failure_line(failures: list[str]) -> str:
+    """The one line that lists an experiment's failed checks."""
+    return "FAILED: " + "; ".join(failures)
+
+
+def log_result(logger: logging.Logger, result: Any) -> None:
+    """An experiment result's ``summary()`` at INFO, and its failed checks also at WARNING
+    (so a caller that shows only warnings still learns that a check failed)."""
+    logger.info("%s", result.summary())
+    if result.failures:
+        logger.warning("%s", failure_line(result.failures))

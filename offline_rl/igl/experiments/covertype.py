@@ -16,11 +16,13 @@ Checks (all on the held-out events; the hidden reward is used only here, for sco
 
 Writes ``covertype_seed{S}.png`` (user and word embeddings coloured by the hidden
 convention; IK learning curves of every restart; policy curve) and
-``covertype_seed{S}.parquet`` (one row of metrics), and prints the table.
+``covertype_seed{S}.parquet`` (one row of metrics); :meth:`CovertypeResult.summary` is the
+metrics as a text table (logged at INFO, failed checks also at WARNING; the CLI prints it).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +36,17 @@ from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
 from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig
-from offline_rl.igl.experiments._common import kmeans_purity, precision_recall_f1, print_table
+from offline_rl.igl.experiments._common import (
+    failure_line,
+    format_table,
+    kmeans_purity,
+    log_result,
+    precision_recall_f1,
+)
 from offline_rl.igl.learner import IGLP
 from offline_rl.simulators import simulate_logs
+
+logger = logging.getLogger(__name__)
 
 ROWS = 60_000
 HOLDOUT_FRACTION = 0.2
@@ -84,6 +94,19 @@ class CovertypeResult:
     def passed(self) -> bool:
         return not self.failures
 
+    def summary(self) -> str:
+        """Every metric (4 decimals) as a text table, then the failed checks, if any."""
+        shown = {k: v for k, v in self.metrics.items() if k != "restart_validation_nll"}
+        long = pl.DataFrame(
+            {
+                "metric": list(shown),
+                "value": [str(round(v, 4)) if isinstance(v, float) else str(v)
+                          for v in shown.values()],
+            }
+        )
+        text = format_table(f"Covertype IGL-P(2), seed {self.seed}", long)
+        return f"{text}\n{failure_line(self.failures)}" if self.failures else text
+
 
 def _labels_by_context(env) -> dict[bytes, int]:
     lookup: dict[bytes, int] = {}
@@ -106,7 +129,6 @@ def run_covertype_experiment(
     rows: int = ROWS,
     config: IGLPConfig | None = None,
     make_figure: bool = True,
-    verbose: bool = True,
 ) -> CovertypeResult:
     """Run the Covertype experiment for one seed; see the module docstring."""
     out = Path(out_dir)
@@ -206,18 +228,9 @@ def run_covertype_experiment(
     figure = out / f"covertype_seed{seed}.png"
     if make_figure:
         _figure(figure, model, user_emb, user_truth, word_emb, word_truth, metrics)
-    if verbose:
-        long = pl.DataFrame(
-            {
-                "metric": [k for k in metrics if k != "restart_validation_nll"],
-                "value": [str(round(v, 4)) if isinstance(v, float) else str(v)
-                          for k, v in metrics.items() if k != "restart_validation_nll"],
-            }
-        )
-        print_table(f"Covertype IGL-P(2), seed {seed}", long)
-        if failures:
-            print("FAILED: " + "; ".join(failures))
-    return CovertypeResult(seed, metrics, table, figure, table_path, failures)
+    result = CovertypeResult(seed, metrics, table, figure, table_path, failures)
+    log_result(logger, result)
+    return result
 
 
 def _figure(path, model, user_emb, user_truth, word_emb, word_truth, metrics) -> None:

@@ -14,11 +14,14 @@ group, by the fraction of recommendations whose hidden latent reward is positive
 fraction that is negative. The check: IGL-P(3)'s spread across groups (max - min) is smaller
 than both CBs' for the positive and for the negative fraction.
 
-Writes ``news_seed{S}.png`` (two bar charts like Fig. 4) and ``news_seed{S}.parquet``.
+Writes ``news_seed{S}.png`` (two bar charts like Fig. 4) and ``news_seed{S}.parquet``;
+:meth:`NewsResult.summary` is both tables as text
+(logged at INFO, failed checks also at WARNING; the CLI prints it).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +34,13 @@ from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
 from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig
-from offline_rl.igl.experiments._common import print_table
+from offline_rl.igl.experiments._common import failure_line, format_table, log_result
 from offline_rl.igl.experiments.production import policy_callable
 from offline_rl.igl.learner import IGLP
-from offline_rl.simulators import simulate_logs
-from offline_rl.simulators._common import run_policy
+from offline_rl.simulators import run_policy, simulate_logs
 from offline_rl.simulators.news import EMOJI, GROUPS
+
+logger = logging.getLogger(__name__)
 
 ROWS = 60_000
 FRESH_ROWS = 30_000
@@ -76,6 +80,15 @@ class NewsResult:
     def passed(self) -> bool:
         return not self.failures
 
+    def summary(self) -> str:
+        """The per-group table and the spread across groups as text, then failed checks."""
+        text = "\n".join([
+            format_table(f"News fairness per reader group (seed {self.seed}, fresh traffic)",
+                         self.table),
+            format_table("Spread across groups (max - min)", self.spread),
+        ])
+        return f"{text}\n{failure_line(self.failures)}" if self.failures else text
+
 
 def run_news_experiment(
     out_dir: str | Path,
@@ -85,7 +98,6 @@ def run_news_experiment(
     fresh_rows: int = FRESH_ROWS,
     alpha: float = 0.25,
     make_figure: bool = True,
-    verbose: bool = True,
     config_overrides: dict | None = None,
 ) -> NewsResult:
     """Run the news fairness experiment; see the module docstring."""
@@ -153,12 +165,9 @@ def run_news_experiment(
     figure = out / f"news_seed{seed}.png"
     if make_figure:
         _figure(figure, table)
-    if verbose:
-        print_table(f"News fairness per reader group (seed {seed}, fresh traffic)", table)
-        print_table("Spread across groups (max - min)", spread)
-        if failures:
-            print("FAILED: " + "; ".join(failures))
-    return NewsResult(seed, table, spread, figure, table_path, failures)
+    result = NewsResult(seed, table, spread, figure, table_path, failures)
+    log_result(logger, result)
+    return result
 
 
 def _figure(path: Path, table: pl.DataFrame) -> None:

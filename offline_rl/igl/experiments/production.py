@@ -27,12 +27,15 @@ knows the reward thresholds up to a small per-item error, as the baseline, and l
 it: the IK model's importance weights then kept ~20% effective sample and no learner of the
 same data budget came close (docs/igl.md keeps those numbers).
 
-Writes ``production_seed{S}.png`` (forest plot of the ratios, off-policy vs on-policy) and
-``production_seed{S}.parquet``.
+Writes ``production_seed{S}.png`` (forest plot of the ratios, off-policy vs on-policy),
+``production_seed{S}.parquet`` and ``production_seed{S}_latent.parquet``;
+:meth:`ProductionResult.summary` is both tables as text
+(logged at INFO, failed checks also at WARNING; the CLI prints it).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,14 +50,20 @@ from offline_rl.data.prepare import ik_training_set
 from offline_rl.evaluation import EvaluationConfig, relative_lift
 from offline_rl.igl.bandit import RewardBandit
 from offline_rl.igl.config import IGLPConfig
-from offline_rl.igl.experiments._common import print_table, rounds_frame
+from offline_rl.igl.experiments._common import (
+    failure_line,
+    format_table,
+    log_result,
+    rounds_frame,
+)
 from offline_rl.igl.learner import IGLP
-from offline_rl.simulators import simulate_logs
-from offline_rl.simulators._common import run_policy
+from offline_rl.simulators import run_policy, simulate_logs
 from offline_rl.simulators.production import HAND_ENGINEERED_WEIGHTS, logging_policy
 
 METRICS = {"clicks": "click", "likes": "like", "dislikes": "dislike"}
 BASELINE = "baseline"
+logger = logging.getLogger(__name__)
+
 ROWS = 200_000
 FRESH_ROWS = 30_000
 
@@ -89,15 +98,36 @@ def production_config(states: int, seed: int, *, alpha: float = 0.25, **override
 
 @dataclass
 class ProductionResult:
+    """The ratio table (off- and on-policy), the latent reward rates on fresh traffic
+    (simulator truth, for the record), where the files went, and which checks failed."""
+
     seed: int
     table: pl.DataFrame
     figure: Path
     table_path: Path
+    latent: pl.DataFrame = field(default_factory=pl.DataFrame)
     failures: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    def summary(self) -> str:
+        """Both tables as text (ratios as ``[lower, point, upper]``), then failed checks."""
+        shown = self.table.select(
+            "algorithm", "metric",
+            pl.format("[{}, {}, {}]", *(pl.col(c).round(3) for c in
+                                         ("ope_lower", "ope_point", "ope_upper"))).alias("off-policy (SNIPS)"),
+            pl.format("[{}, {}, {}]", *(pl.col(c).round(3) for c in
+                                         ("on_policy_lower", "on_policy_point", "on_policy_upper"))).alias("on-policy"),
+            "agree",
+        )
+        text = "\n".join([
+            format_table(f"Production-like, relative metric ratio over the baseline (seed {self.seed})",
+                         shown),
+            format_table("Latent reward on fresh traffic (simulator truth)", self.latent),
+        ])
+        return f"{text}\n{failure_line(self.failures)}" if self.failures else text
 
 
 def policy_callable(model: IGLP):
@@ -134,7 +164,6 @@ def run_production_experiment(
     alpha: float = 0.25,
     n_replicates: int = 500,
     make_figure: bool = True,
-    verbose: bool = True,
     config_overrides: dict | None = None,
 ) -> ProductionResult:
     """Run the production-like experiment; see the module docstring."""
@@ -253,20 +282,9 @@ def run_production_experiment(
     figure = out / f"production_seed{seed}.png"
     if make_figure:
         _figure(figure, table)
-    if verbose:
-        shown = table.select(
-            "algorithm", "metric",
-            pl.format("[{}, {}, {}]", *(pl.col(c).round(3) for c in
-                                         ("ope_lower", "ope_point", "ope_upper"))).alias("off-policy (SNIPS)"),
-            pl.format("[{}, {}, {}]", *(pl.col(c).round(3) for c in
-                                         ("on_policy_lower", "on_policy_point", "on_policy_upper"))).alias("on-policy"),
-            "agree",
-        )
-        print_table(f"Production-like, relative metric ratio over the baseline (seed {seed})", shown)
-        print_table("Latent reward on fresh traffic (simulator truth)", truth_table)
-        if failures:
-            print("FAILED: " + "; ".join(failures))
-    return ProductionResult(seed, table, figure, table_path, failures)
+    result = ProductionResult(seed, table, figure, table_path, truth_table, failures)
+    log_result(logger, result)
+    return result
 
 
 def _figure(path: Path, table: pl.DataFrame) -> None:
