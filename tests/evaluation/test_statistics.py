@@ -30,11 +30,14 @@ def test_functional_values_by_hand():
 
 
 def test_functional_values_keep_leading_axes():
-    """Resampled sums come as (R, B, k): every leading index is evaluated on its own."""
-    sums = np.stack([EVENTS.sum(axis=0), [2.0, 1.0, 4.0]])[None]  # (1, 2, 3)
+    """Resampled sums come as (R, B, k), R data sets of B replicates: every leading index is
+    evaluated on its own."""
+    sums = np.stack([EVENTS.sum(axis=0), [2.0, 1.0, 4.0], [1.0, 1.0, 1.0]])
+    sums = np.stack([sums, 2 * sums])  # (2, 3, 3): R != B
     values = functional_values(sums, [MEAN, RATIO, SQUARE])
-    assert values.shape == (1, 2, 3)
-    np.testing.assert_allclose(values[0], [[1.0, 3 / 8, 64 / 9], [0.5, 0.25, 4.0]], rtol=1e-15)
+    assert values.shape == (2, 3, 3)
+    expected = [[1.0, 3 / 8, 64 / 9], [0.5, 0.25, 4.0], [1.0, 1.0, 1.0]]
+    np.testing.assert_allclose(values, [expected, expected], rtol=1e-15)
 
 
 @pytest.mark.filterwarnings("error")  # no RuntimeWarning leaks out for a zero denominator
