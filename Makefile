@@ -39,6 +39,10 @@ bench: $(STAMP)
 		echo "== $$script"; $(PY) $$script; \
 	done
 
+# The nightly job end to end at 1M events (wall, CPU and peak RSS per step; BENCHMARKS.md).
+bench-nightly: $(STAMP)
+	$(PY) benchmarks/bench_nightly.py
+
 # Style (ruff) and the import contracts of pyproject.toml's [tool.importlinter]: the package
 # layers, and no torch under offline_rl.data or offline_rl.evaluation.
 lint: $(STAMP)
