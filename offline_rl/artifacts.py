@@ -4,7 +4,9 @@ and ``manifest.json``, written atomically, loaded with ``torch.load(weights_only
 ``model.pt`` holds only tensors (a flat state dict, never a pickled learner);
 ``config.json`` holds the artifact's format, its version, the learner's config and its
 fitted state (vocabularies, curves); ``manifest.json`` records when and with what it was
-made. Also here: :func:`torch_threads`, since every learner pins torch's thread count.
+made, and, for a learner that reports it, how it ran (device, threads, number of processes
+and their backend). :func:`torch_threads` lives in :mod:`offline_rl.runtime` and is
+re-exported here for the learners that import it from this module.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,21 +25,14 @@ import polars as pl
 import torch
 
 from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
+from offline_rl.runtime import torch_threads
+
+__all__ = ["CONFIG_FILE", "MANIFEST_FILE", "MODEL_FILE", "load_artifact", "prefixed",
+           "runtime_record", "save_artifact", "torch_threads"]
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
-
-
-@contextmanager
-def torch_threads(limit: int) -> Iterator[None]:
-    """Run torch on at most ``limit`` CPU threads, restoring the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(limit, os.cpu_count() or 1)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def save_artifact(
@@ -50,8 +44,13 @@ def save_artifact(
     config: Mapping[str, Any],
     fitted: Mapping[str, Any],
     manifest: Mapping[str, Any] | None = None,
+    runtime: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.pt``, ``config.json`` and ``manifest.json`` into ``directory``."""
+    """Write ``model.pt``, ``config.json`` and ``manifest.json`` into ``directory``.
+
+    ``runtime`` (see :func:`runtime_record`) goes into the manifest under ``"runtime"``: it
+    says how the fit ran, which the model's definition (``config.json``) does not.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -64,6 +63,7 @@ def save_artifact(
         "format_version": version,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(manifest or {}),
+        **({"runtime": dict(runtime)} if runtime is not None else {}),
         "libraries": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -73,6 +73,15 @@ def save_artifact(
     }
     atomic_write_text(out / MANIFEST_FILE, json.dumps(record, indent=2) + "\n")
     return out
+
+
+def runtime_record(*, device: torch.device | str, threads: int, world_size: int,
+                   backend: str | None) -> dict[str, Any]:
+    """How a fit ran, for the manifest: the device it trained on, torch CPU threads per
+    process, the number of processes (``world_size``, 1 without DDP) and their collective
+    backend (``'gloo'``, ``'nccl'``, or None for one process)."""
+    return {"device": str(device), "threads": int(threads), "world_size": int(world_size),
+            "backend": backend}
 
 
 def load_artifact(
