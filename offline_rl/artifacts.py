@@ -1,10 +1,12 @@
 """Model artifacts shared by every learner: one folder with ``model.pt``, ``config.json``
-and ``manifest.json``, written atomically, loaded with ``torch.load(weights_only=True)``.
+and ``manifest.json`` (plus any columnar tables the learner keeps, such as
+``vocabularies.parquet``), written atomically, loaded with ``torch.load(weights_only=True)``.
 
 ``model.pt`` holds only tensors (a flat state dict, never a pickled learner);
-``config.json`` holds the artifact's format, its version, the learner's config and its
-fitted state (vocabularies, curves); ``manifest.json`` records when and with what it was
-made. Also here: :func:`torch_threads`, since every learner pins torch's thread count.
+``config.json`` holds the artifact's format, its version, the learner's config and its small
+fitted state (curves, flags); state that grows with the data (id vocabularies: millions of
+user ids) goes into Parquet tables beside it, never into JSON; ``manifest.json`` records when
+and with what it was made. Also here: :func:`torch_threads`, since every learner pins torch's thread count.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
+from offline_rl.data.atomic import atomic_write_bytes, atomic_write_parquet, atomic_write_text
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -50,10 +52,14 @@ def save_artifact(
     config: Mapping[str, Any],
     fitted: Mapping[str, Any],
     manifest: Mapping[str, Any] | None = None,
+    tables: Mapping[str, pl.DataFrame] | None = None,
 ) -> Path:
-    """Write ``model.pt``, ``config.json`` and ``manifest.json`` into ``directory``."""
+    """Write ``model.pt``, ``config.json``, ``manifest.json`` and each of ``tables`` (as
+    ``<name>.parquet``) into ``directory``, each file atomically."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    for name, table in (tables or {}).items():
+        atomic_write_parquet(table, out / f"{name}.parquet")
     buffer = io.BytesIO()
     torch.save(dict(state), buffer)
     atomic_write_bytes(out / MODEL_FILE, buffer.getvalue())
@@ -106,6 +112,14 @@ def load_artifact(
         )
     state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
     return document, state
+
+
+def load_table(directory: str | os.PathLike[str], name: str, *, artifact: str) -> pl.DataFrame:
+    """The ``<name>.parquet`` table :func:`save_artifact` wrote beside the model."""
+    path = Path(directory) / f"{name}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{artifact} artifact at '{directory}' is missing {path.name}.")
+    return pl.read_parquet(path)
 
 
 def prefixed(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
