@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= demo-output
 
-.PHONY: install test test-all bench demo lint clean
+.PHONY: install test test-all test-spark bench demo lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP)
 # Everything, the slow statistical and end-to-end tests included.
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
+
+# The SQL jobs on Spark (local[2]) against DuckDB: golden files, edge cases, 200k simulated
+# rows. Installs the spark extra (pyspark from PyPI; Java 17+ must be on the machine).
+test-spark: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,spark]"
+	$(PY) -m pytest -q -m spark
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"

@@ -6,7 +6,10 @@ and ``manifest.json`` (plus any columnar tables the learner keeps, such as
 ``config.json`` holds the artifact's format, its version, the learner's config and its small
 fitted state (curves, flags); state that grows with the data (id vocabularies: millions of
 user ids) goes into Parquet tables beside it, never into JSON; ``manifest.json`` records when
-and with what it was made. Also here: :func:`torch_threads`, since every learner pins torch's thread count.
+and with what it was made, and, for a learner that reports it, how it ran (device, threads,
+number of processes and their backend). :func:`torch_threads` lives in
+:mod:`offline_rl.runtime` and is re-exported here for the learners that import it from this
+module.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,21 +28,14 @@ import polars as pl
 import torch
 
 from offline_rl.data.atomic import atomic_write_bytes, atomic_write_parquet, atomic_write_text
+from offline_rl.runtime import torch_threads
+
+__all__ = ["CONFIG_FILE", "MANIFEST_FILE", "MODEL_FILE", "load_artifact", "load_table",
+           "prefixed", "runtime_record", "save_artifact", "torch_threads"]
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
-
-
-@contextmanager
-def torch_threads(limit: int) -> Iterator[None]:
-    """Run torch on at most ``limit`` CPU threads, restoring the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(limit, os.cpu_count() or 1)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def save_artifact(
@@ -53,9 +48,14 @@ def save_artifact(
     fitted: Mapping[str, Any],
     manifest: Mapping[str, Any] | None = None,
     tables: Mapping[str, pl.DataFrame] | None = None,
+    runtime: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``model.pt``, ``config.json``, ``manifest.json`` and each of ``tables`` (as
-    ``<name>.parquet``) into ``directory``, each file atomically."""
+    ``<name>.parquet``) into ``directory``, each file atomically.
+
+    ``runtime`` (see :func:`runtime_record`) goes into the manifest under ``"runtime"``: it
+    says how the fit ran, which the model's definition (``config.json``) does not.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (tables or {}).items():
@@ -70,6 +70,7 @@ def save_artifact(
         "format_version": version,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(manifest or {}),
+        **({"runtime": dict(runtime)} if runtime is not None else {}),
         "libraries": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -79,6 +80,15 @@ def save_artifact(
     }
     atomic_write_text(out / MANIFEST_FILE, json.dumps(record, indent=2) + "\n")
     return out
+
+
+def runtime_record(*, device: torch.device | str, threads: int, world_size: int,
+                   backend: str | None) -> dict[str, Any]:
+    """How a fit ran, for the manifest: the device it trained on, torch CPU threads per
+    process, the number of processes (``world_size``, 1 without DDP) and their collective
+    backend (``'gloo'``, ``'nccl'``, or None for one process)."""
+    return {"device": str(device), "threads": int(threads), "world_size": int(world_size),
+            "backend": backend}
 
 
 def load_artifact(
