@@ -2,8 +2,9 @@
 
 Argument plumbing over :func:`offline_rl.igl.scoring.score_to_file`: every decision of LOGS
 (validated; no feedback, propensity or logged action needed) scored by the IGL-P policy of
-MODEL (a ``fit-igl --out`` folder or a nightly run folder), one row per candidate
-(``event_id``, ``action``, ``probability``, ``greedy``), written atomically to FILE (Parquet).
+MODEL (a ``fit-igl --out`` folder, a nightly run folder ``runs/<date>`` or ``runs/current``),
+one row per candidate (``event_id``, ``action``, ``probability``, ``greedy``), written
+atomically to FILE (Parquet).
 Bad input: one message, exit code 2, nothing written.
 """
 
@@ -21,7 +22,10 @@ from offline_rl.cli.options import vocabulary_option
               help="Parquet file for the scores (event_id, action, probability, greedy).")
 @vocabulary_option
 def score(model, logs, out_file, vocabulary) -> None:
-    """Score every decision of LOGS with the IGL-P policy in MODEL; write one row per candidate."""
+    """Score every decision of LOGS with the IGL-P policy in MODEL; write one row per candidate.
+
+    MODEL is a fit-igl --out folder or a nightly run folder (runs/<date> or runs/current).
+    """
     from offline_rl.igl.scoring import score_to_file
 
     written = score_to_file(model, logs, out_file, vocabulary=vocabulary)

@@ -2,7 +2,7 @@
 
 :func:`score_to_file` is what ``offline-rl score MODEL LOGS --out FILE`` runs. MODEL is the
 folder ``offline-rl fit-igl --out`` wrote or a nightly run folder (``runs/<date>/``, whose
-model is in ``models/iglp``); LOGS are decisions in the canonical log schema, validated like
+model is in ``models/iglp``, or ``runs/current``, the link to the run the nightly serves); LOGS are decisions in the canonical log schema, validated like
 every input (:data:`~offline_rl.schema.DECISIONS_TABLE`: ``action``, ``propensity`` and
 ``feedback`` may be absent, since a decision to score need not have been made or answered).
 
@@ -47,12 +47,21 @@ SCORE_COLUMNS = ("event_id", "action", "probability", "greedy")
 
 def resolve_model_dir(model: str | os.PathLike[str]) -> Path:
     """The IGL-P artifact folder of ``model``: itself (a ``fit-igl --out`` folder) or
-    ``model/models/iglp`` (a nightly run folder)."""
+    ``model/models/iglp`` (a nightly run folder, ``runs/<date>``, or ``runs/current``, the
+    nightly's symbolic link to the run it serves).
+
+    Links are resolved once, here, so the returned folder names the run actually scored and
+    a link swapped by the next nightly run while scoring cannot mix two models.
+    """
     path = Path(model)
-    if (path / CONFIG_FILE).is_file():
-        return path
-    if (path / NIGHTLY_MODEL / CONFIG_FILE).is_file():
-        return path / NIGHTLY_MODEL
+    if path.is_symlink() and not path.exists():
+        raise FileNotFoundError(
+            f"no IGL-P model at '{path}': it is a link to '{os.readlink(path)}', which does "
+            f"not exist.")
+    resolved = path.resolve()
+    for folder in (resolved, resolved / NIGHTLY_MODEL):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
     raise FileNotFoundError(
         f"no IGL-P model at '{path}': expected {CONFIG_FILE} there (a fit-igl --out folder) "
         f"or in {path / NIGHTLY_MODEL} (a nightly run folder)."

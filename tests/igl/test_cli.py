@@ -171,6 +171,31 @@ def test_score_reads_a_nightly_run_folder(fitted_folder, planted_logs, tmp_path)
     assert "models/iglp" in result.output and out.is_file()
 
 
+def test_score_follows_runs_current(fitted_folder, planted_logs, tmp_path):
+    """``runs/current`` (the nightly's relative link to the served run) scores that run's
+    model, and the output names the run the link pointed at."""
+    import os
+    import shutil
+
+    logs, _ = planted_logs
+    runs = tmp_path / "runs"
+    shutil.copytree(fitted_folder, runs / "2026-01-02" / "models" / "iglp")
+    os.symlink("2026-01-02", runs / "current", target_is_directory=True)
+    out = tmp_path / "scores.parquet"
+    result = CliRunner().invoke(main, ["score", str(runs / "current"), str(logs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2026-01-02/models/iglp" in result.output
+    direct = tmp_path / "direct.parquet"
+    CliRunner().invoke(main, ["score", str(fitted_folder), str(logs), "--out", str(direct)])
+    assert pl.read_parquet(out).equals(pl.read_parquet(direct))
+    (runs / "current").unlink()
+    os.symlink("2026-01-03", runs / "current", target_is_directory=True)  # dangling
+    result = CliRunner().invoke(main, ["score", str(runs / "current"), str(logs), "--out",
+                                       str(tmp_path / "none.parquet")])
+    assert result.exit_code == 2 and "link to '2026-01-03', which does not exist" in result.output
+    assert not (tmp_path / "none.parquet").exists()
+
+
 @pytest.mark.parametrize("case", ["bad_logs", "no_model", "missing_column"])
 def test_score_bad_input_is_one_message_and_no_file(case, fitted_folder, planted_logs, tmp_path):
     logs, _ = planted_logs
