@@ -385,6 +385,62 @@ def part_users(users: int, dense: bool, threads: int, steps: int = 30) -> dict:
             "peak_rss_mib": _peak_rss_mib()}
 
 
+#: The two logs of the signal suite: the production experiment's (200,000 uniform logged
+#: events, 100 items, K = 10; IGL-P fits its first half, as the experiment does) and the
+#: nightly's small size (20,000 events of the simulator's defaults: ~1,000 users, 500 items,
+#: K = 20, its production logging policy; fitted whole from the ik_training_set, as the
+#: nightly fits it, i.e. with importance weights and without ``action_probs``).
+SIGNAL_LOGS = {
+    "production": {"rows": 200_000, "fit_share": 0.5,
+                   "options": {"n_items": 100, "n_candidates": 10, "logging": "uniform"}},
+    "nightly": {"rows": 20_000, "fit_share": 1.0, "options": {}},
+}
+
+
+def _signal_frame(size: str, seed: int):
+    """(ik_training_set rows IGL-P fits on, actions table) of one SIGNAL_LOGS log."""
+    import polars as pl
+
+    from offline_rl.data.hidden_reward import drop_hidden_reward
+    from offline_rl.data.prepare import ik_training_set
+    from offline_rl.simulators import simulate_logs
+
+    spec = SIGNAL_LOGS[size]
+    sim = simulate_logs("production", rows=spec["rows"], seed=seed, **spec["options"])
+    frame = ik_training_set(drop_hidden_reward(pl.from_arrow(sim.logs)))
+    return frame.head(int(frame.height * spec["fit_share"])), pl.from_arrow(sim.actions)
+
+
+def part_signal(size: str, seed: int, threads: int, overrides: dict) -> dict:
+    """One IGL-P(3) fit (CLI defaults, plus ``overrides``) on a SIGNAL_LOGS log: the
+    out-of-fold IK NLL against the no-signal level, nothing read from the simulator's truth."""
+    from offline_rl.igl import IGLP, IGLPConfig
+
+    frame, actions = _signal_frame(size, seed)
+    config = IGLPConfig(states=3, negative_signals=("dislike",), max_threads=threads, seed=seed,
+                        **overrides)
+    _warm_torch_optimiser()
+    start, cpu = time.perf_counter(), time.process_time()
+    model = IGLP(config)
+    decoded = model.fit_decode(frame, actions=actions)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    users = frame.group_by("user_id").len()
+    return {
+        "learner": "signal", "size": size, "seed": seed, "overrides": overrides,
+        "rows": frame.height, "users": users.height,
+        "median_rows_per_user": float(users["len"].median()),
+        "fit_seconds": seconds, "fit_cpu_seconds": cpu_seconds,
+        "ik_held_out_nll": model.ik_held_out_nll_, "ik_no_signal_nll": model.ik_no_signal_nll_,
+        "gain": model.ik_no_signal_nll_ - model.ik_held_out_nll_,
+        "found_signal": model.ik_found_signal_,
+        "known_user_share": float(decoded["known_user"].mean()),
+        "extreme_rate": float(decoded["is_extreme"].mean()),
+        "alpha": model.alpha_,
+        "ik_attempts": [(r.fold, r.restart, r.epochs, r.best_epoch) for r in model.ik_restarts_],
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
 def _run_part(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
                          check=False)
@@ -395,12 +451,25 @@ def _run_part(args: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=["cost", "users", "vw", "all"], default="all")
+    parser.add_argument("--suite", choices=["cost", "users", "signal", "select", "vw", "all"],
+                        default="all")
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--big-rows", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--part", choices=["vw_igl", "vw_cb", "iglp", "iglp_big", "cost", "users"],
-                        default=None)
+    parser.add_argument("--part", choices=["vw_igl", "vw_cb", "iglp", "iglp_big", "cost", "users",
+                                           "signal"], default=None)
+    parser.add_argument("--size", choices=sorted(SIGNAL_LOGS), default="nightly",
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--signal-seeds", default="0,1,2,3,4",
+                        help="Seeds of the signal suite (logs and fits).")
+    parser.add_argument("--signal-sizes", default="nightly,production",
+                        help="Logs of the signal suite (nightly, production).")
+    parser.add_argument("--select-seeds", default="100,101,102,103,104",
+                        help="Seeds of the select suite: not the signal suite's, so the settings "
+                             "are chosen on other logs than those they are reported on.")
+    parser.add_argument("--select-grid", default=json.dumps(SELECT_GRID),
+                        help="JSON list of IGLPConfig overrides compared by the select suite.")
     parser.add_argument("--learner", default="iglp3", help=argparse.SUPPRESS)
     parser.add_argument("--users", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--dense", action="store_true", help=argparse.SUPPRESS)
@@ -433,6 +502,8 @@ def main() -> None:
             result = part_cost(args.learner, args.threads, args.fit_seed)
         elif args.part == "users":
             result = part_users(args.users, args.dense, args.threads)
+        elif args.part == "signal":
+            result = part_signal(args.size, args.fit_seed, args.threads, json.loads(args.overrides))
         else:
             result = part_iglp_big(args.rows, args.threads)
         print(json.dumps(result))
@@ -446,6 +517,10 @@ def main() -> None:
         suite_cost(args)
     if args.suite in ("users", "all"):
         suite_users(args)
+    if args.suite in ("signal", "all"):
+        suite_signal(args)
+    if args.suite in ("select", "all"):
+        suite_select(args)
     if args.suite in ("vw", "all"):
         suite_vw(args, budget_args)
 
@@ -497,6 +572,76 @@ def suite_users(args) -> None:
             print(json.dumps(result), flush=True)
             cells.append("error" if "error" in result else f"{result['step_ms_median']:.0f}")
         print(f"| {users:,} | {cells[0]} | {cells[1]} |")
+
+
+def _signal_runs(args, sizes: list[str], seeds: list[int], overrides: dict) -> list[dict]:
+    runs = []
+    for size in sizes:
+        for seed in seeds:
+            runs.append(_run_part(["--part", "signal", "--size", size, "--fit-seed", str(seed),
+                                   "--threads", str(args.threads),
+                                   "--overrides", json.dumps(overrides)]))
+            print(json.dumps(runs[-1]), flush=True)
+    return runs
+
+
+def _min_median_max(values: list[float]) -> str:
+    return f"{min(values):.4f} / {float(np.median(values)):.4f} / {max(values):.4f}"
+
+
+def suite_signal(args) -> None:
+    """Out-of-fold IK NLL against no-signal with the CLI defaults, per log and seed."""
+    sizes = args.signal_sizes.split(",")
+    seeds = [int(x) for x in args.signal_seeds.split(",")]
+    runs = _signal_runs(args, sizes, seeds, {})
+    print("\n| log | seed | rows | users | out-of-fold IK NLL | no-signal NLL | gain (nats) "
+          "| signal found | rows of users the decoding model knew | extreme rate | alpha_ "
+          "| fit wall s / CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        if "error" in r:
+            print(f"| error | {r['learner']} |")
+            continue
+        print(f"| {r['size']} | {r['seed']} | {r['rows']:,} | {r['users']:,} "
+              f"| {r['ik_held_out_nll']:.4f} | {r['ik_no_signal_nll']:.4f} | {r['gain']:.4f} "
+              f"| {r['found_signal']} | {r['known_user_share']:.3f} | {r['extreme_rate']:.3f} "
+              f"| {r['alpha']:.3f} | {r['fit_seconds']:.0f} / {r['fit_cpu_seconds']:.0f} |")
+    for size in sizes:
+        gains = [r["gain"] for r in runs if r.get("size") == size]
+        if gains:
+            print(f"{size}: gain min / median / max {_min_median_max(gains)} nats over "
+                  f"{len(gains)} seeds")
+
+
+#: Settings the select suite compares (IGLPConfig overrides of the CLI defaults).
+SELECT_GRID = [
+    {"user_prior_precision": 1e6},  # population only: every user reads as the population
+    {"user_prior_precision": 30.0},
+    {"user_prior_precision": 10.0},
+    {"user_prior_precision": 3.0},
+    {"user_prior_precision": 1.0},
+    {"user_prior_precision": 0.3},
+    {"embedding_dim": 4},
+    {"embedding_dim": 8},
+]
+
+
+def suite_select(args) -> None:
+    """Settings compared by out-of-fold IK likelihood on the nightly-size log (seeds apart
+    from the signal suite's): the gain over no-signal of each, paired by seed."""
+    seeds = [int(x) for x in args.select_seeds.split(",")]
+    grid = json.loads(args.select_grid)
+    table = {json.dumps(overrides): _signal_runs(args, ["nightly"], seeds, overrides)
+             for overrides in grid}
+    print("\n| setting | " + " | ".join(f"seed {s}" for s in seeds)
+          + " | gain min / median / max | signal found |")
+    print("|---|" + "---|" * (len(seeds) + 2))
+    for key, runs in table.items():
+        good = [r for r in runs if "error" not in r]
+        cells = [f"{r['gain']:.4f}" if "error" not in r else "error" for r in runs]
+        summary = _min_median_max([r["gain"] for r in good]) if good else "-"
+        found = sum(bool(r["found_signal"]) for r in good)
+        print(f"| {key} | " + " | ".join(cells) + f" | {summary} | {found} of {len(runs)} |")
 
 
 def suite_vw(args, budget_args: list[str]) -> None:
