@@ -91,7 +91,7 @@ BAD = [
     (NightlyConfig, {"logs": "x", "states": 4}, "'states' parameter of NightlyConfig must be an int in [2, 3]. Got 4"),
     (NightlyConfig, {"logs": "x", "date": "yesterday"},
      "'date' parameter of NightlyConfig must be 'latest' or a date YYYY-MM-DD. Got 'yesterday'"),
-    (NightlyConfig, {"logs": "x", "alpha": 0}, "'alpha' parameter of NightlyConfig must be a float in (0, 1e+06]"),
+    (NightlyConfig, {"logs": "x", "alpha": 0}, "'alpha' parameter of NightlyConfig must be None or a float in (0, 1e+06]"),
     (NightlyConfig, {"logs": "x", "bootstrap_replicates": 1},
      "'bootstrap_replicates' parameter of NightlyConfig must be 0 (delta-method intervals) or an int >= 2. Got 1"),
     (NightlyConfig, {"logs": "x", "max_weight": 0.0}, "'max_weight' parameter of NightlyConfig must be None or a float > 0"),

@@ -63,8 +63,9 @@ class NightlyConfig(Config):
     negative_signals: tuple[str, ...] = ("dislike",)
     """Definitely-negative oracle signals of IGL-P(3), e.g. dislike (unused when states = 2)."""
 
-    alpha: float = 1.0
-    """Negative labelling propensity of IGL-P(3) (decoded reward -1/alpha)."""
+    alpha: float | None = None
+    """Negative labelling propensity of IGL-P(3) (decoded reward -1/alpha); none: estimated
+    from each night's held-out folds (IGLPConfig.alpha, docs/igl.md), never from the truth."""
 
     max_weight: float | None = None
     """Clip of the IK importance weights 1/(K·P); none by default."""
@@ -129,7 +130,7 @@ class NightlyConfig(Config):
         "warm_start": Boolean(),
         "states": Integer(2, 3),
         "negative_signals": Strings(),
-        "alpha": Real(0.0, 1e6, low_open=True),
+        "alpha": Optional(Real(0.0, 1e6, low_open=True)),
         "max_weight": Optional(Real(0.0, low_open=True)),
         "ik_epochs": Integer(1),
         "ik_restarts": Integer(1),
@@ -199,7 +200,7 @@ def step_configs(config: NightlyConfig) -> StepConfigs:
     """The configs of every step of a run of ``config`` (see :class:`StepConfigs`).
 
     IGL-P's oracle settings apply to 3 states only: with ``states = 2`` the learner gets no
-    negative signals and alpha = 1. Without bootstrap replicates the lift intervals are the
+    negative signals and alpha = 1 (IGLPConfig's None). Without bootstrap replicates the lift intervals are the
     delta method's, as in ``offline-rl evaluate --replicates 0``.
     """
     # Imported here: offline_rl.igl and offline_rl.qriql load torch, which `--help` does
@@ -215,7 +216,7 @@ def step_configs(config: NightlyConfig) -> StepConfigs:
         igl=IGLPConfig(
             states=config.states,
             negative_signals=config.negative_signals if three_states else (),
-            alpha=config.alpha if three_states else 1.0,
+            alpha=config.alpha if three_states else None,
             seed=config.seed,
             ik_epochs=config.ik_epochs,
             ik_restarts=config.ik_restarts,
