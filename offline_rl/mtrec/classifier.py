@@ -218,6 +218,9 @@ class MTRecClassifier:
                 auxiliary = getattr(model, "auxiliary_loss", None)
                 if auxiliary is not None:  # DIEN's next-behaviour loss
                     loss = loss + model.auxiliary_weight * auxiliary
+                    # taken, not left behind: the fitted model must not hold the last
+                    # batch's loss (and its autograd graph) as state
+                    model.auxiliary_loss = None
                 if cfg.kappa > 0:
                     loss = loss + cfg.kappa * alignment_loss(torch.sigmoid(logits),
                                                              positive[index], negative[index])

@@ -70,6 +70,8 @@ def test_first_step_is_adam_on_ce_plus_kappa_alignment(frame, backbone, kappa, s
     scale = float(np.std(positive - negative)) if standardize and kappa > 0 else 1.0
     assert model.reward_scale_ == pytest.approx(scale, rel=1e-6)
     assert scale != pytest.approx(1.0, abs=0.1) or not standardize or kappa == 0
+    # no training-time loss (nor its autograd graph) is left in the fitted model
+    assert getattr(model.model_, "auxiliary_loss", None) is None
 
     # the same network, rebuilt from the seed so that the global RNG is where training found
     # it (DIEN draws its auxiliary negatives from it)
