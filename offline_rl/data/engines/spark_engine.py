@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -192,6 +193,11 @@ class SparkEngine:
                 "it, or stop it first"
             )
         builder = SparkSession.builder.master(self.master).appName("offline-rl")
+        if self.master.startswith("local"):
+            # Python work on local executors (mapInArrow) runs in this interpreter, whose
+            # packages it needs (pyspark reads PYSPARK_PYTHON when the context starts, else
+            # runs "python3"); a cluster's executors keep their own setting.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         for key, value in {"spark.ui.showConsoleProgress": "false", **self.conf, **SESSION_CONF}.items():
             builder = builder.config(key, value)
         self._owns_session = active is None
