@@ -53,10 +53,10 @@ class NumberedParquet:
     """Parquet files as one view (columns unioned by name) whose rows also carry
     :data:`SOURCE_INDEX` and :data:`SOURCE_ROW`.
 
-    DuckDB numbers rows with ``read_parquet(..., filename = true, file_row_number = true)``;
-    Spark with the hidden ``_metadata.file_path`` and ``_metadata.row_index`` columns of its
-    Parquet source (Spark >= 3.5), so a row's number does not depend on how the files are
-    split into tasks.
+    DuckDB numbers rows with the virtual columns ``file_index`` and ``file_row_number`` of
+    ``read_parquet``; Spark with the hidden ``_metadata.file_path`` and
+    ``_metadata.row_index`` columns of its Parquet source (Spark >= 3.5), so a row's number
+    does not depend on how the files are split into tasks.
     """
 
     paths: tuple[str, ...]

@@ -106,22 +106,13 @@ def _register(connection: duckdb.DuckDBPyConnection, views: Mapping[str, object]
 
 
 def _register_numbered(connection: duckdb.DuckDBPyConnection, name: str, paths: tuple[str, ...]) -> None:
-    """``name``: the files' rows with their file's position in ``paths`` and their row in it.
-
-    DuckDB's ``filename`` column is the path exactly as given, so a join with the list of
-    paths numbers the files (a LEFT join: a row left unnumbered is an error the validation
-    reports, never a row silently dropped).
-    """
-    files = connection.read_parquet(
-        list(paths), union_by_name=True, hive_partitioning=False, filename=True, file_row_number=True
-    )
-    files.create_view(f"{name}__files")
-    index = pa.table({"filename": list(paths), SOURCE_INDEX: pa.array(range(len(paths)), pa.int64())})
-    connection.register(f"{name}__index", index)
+    """``name``: the files' rows with their file's position in ``paths`` and their row in it,
+    from DuckDB's virtual columns ``file_index`` (the position in the list given to
+    ``read_parquet``) and ``file_row_number``."""
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
     connection.sql(
-        f'SELECT files.* EXCLUDE (filename, file_row_number), number.{SOURCE_INDEX}, '
-        f'CAST(files.file_row_number AS BIGINT) AS {SOURCE_ROW} '
-        f'FROM "{name}__files" AS files LEFT JOIN "{name}__index" AS number USING (filename)'
+        f"SELECT *, CAST(file_index AS BIGINT) AS {SOURCE_INDEX}, CAST(file_row_number AS BIGINT) AS {SOURCE_ROW} "
+        f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
     ).create_view(name)
 
 
