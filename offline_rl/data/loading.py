@@ -86,7 +86,8 @@ def resolve_sources(source: Source) -> list[Path]:
     raise FileNotFoundError(f"log input {text} does not exist (expected a file, a glob or a folder)")
 
 
-def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None) -> pl.DataFrame:
+def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None,
+              table: Table = LOG_TABLE) -> pl.DataFrame:
     """Load logs in the canonical schema, validated, as one polars DataFrame.
 
     Parameters
@@ -96,6 +97,9 @@ def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None) -> pl.
     vocabulary
         The feedback signals allowed. ``None`` takes the vocabulary the Parquet files declare
         in their metadata, else :data:`~offline_rl.schema.DEFAULT_FEEDBACK_VOCABULARY`.
+    table
+        The table declaration checked: the log schema, or
+        :data:`~offline_rl.schema.DECISIONS_TABLE` for decisions to score (no outcome needed).
 
     Returns
     -------
@@ -108,7 +112,7 @@ def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None) -> pl.
     SchemaError
         The first rule broken, naming file, column, row, value, rule and expectation.
     """
-    logs = _log_input(resolve_sources(source), vocabulary, in_memory=True)
+    logs = _log_input(resolve_sources(source), vocabulary, in_memory=True, table=table)
     with sql_engine("duckdb").open({"logs": logs.view}) as queries:
         logs.check(queries)
     return logs.view.select(logs.columns)
@@ -164,10 +168,11 @@ class _LogInput:
     view: NumberedParquet | pl.DataFrame
     columns: list[str]
     inputs: RuleInputs
+    table: Table
 
     def check(self, queries: Queries) -> int:
         return check_rows(
-            queries, LOG_TABLE, sources=[str(path) for path in self.paths], columns=self.columns,
+            queries, self.table, sources=[str(path) for path in self.paths], columns=self.columns,
             inputs=self.inputs,
         )
 
@@ -183,10 +188,12 @@ class _Header:
     """Every canonical column is stored typed: the engine reads the file as is."""
 
 
-def _log_input(paths: list[Path], vocabulary: Sequence[str] | None, *, in_memory: bool = False) -> _LogInput:
+def _log_input(
+    paths: list[Path], vocabulary: Sequence[str] | None, *, in_memory: bool = False, table: Table = LOG_TABLE
+) -> _LogInput:
     """Check every file's header; keep typed Parquet files as paths for the engine (unless
     ``in_memory``), else read and cast every file here into one frame."""
-    headers = [_read_header(path) for path in paths]
+    headers = [_read_header(path, table) for path in paths]
     ids = IdTypes()
     for header in headers:
         ids.check(header.dtypes, str(header.path))
@@ -197,23 +204,24 @@ def _log_input(paths: list[Path], vocabulary: Sequence[str] | None, *, in_memory
         vocabulary = tuple(declared) or DEFAULT_FEEDBACK_VOCABULARY
     columns = [
         column.name
-        for column in LOG_TABLE.columns
+        for column in table.columns
         if column.required or all(column.name in header.names for header in headers)
     ]
     if not in_memory and all(header.typed for header in headers):
         inputs = RuleInputs(context_length=_first_parquet_context_length(headers), vocabulary=tuple(vocabulary))
         return _LogInput(
-            paths=paths, view=NumberedParquet([str(path) for path in paths]), columns=columns, inputs=inputs
+            paths=paths, view=NumberedParquet([str(path) for path in paths]), columns=columns, inputs=inputs,
+            table=table,
         )
     frames = [
-        cast_to_canonical(_read_table(path, LOG_TABLE), LOG_TABLE, str(path), index=index).select(
+        cast_to_canonical(_read_table(path, table), table, str(path), index=index).select(
             *columns, SOURCE_INDEX, SOURCE_ROW
         )
         for index, path in enumerate(paths)
     ]
     frame = pl.concat(frames, how="vertical", rechunk=False)
     inputs = RuleInputs(context_length=first_context_length(frame), vocabulary=tuple(vocabulary))
-    return _LogInput(paths=paths, view=frame, columns=columns, inputs=inputs)
+    return _LogInput(paths=paths, view=frame, columns=columns, inputs=inputs, table=table)
 
 
 def _first_parquet_context_length(headers: list[_Header]) -> int:
@@ -274,7 +282,7 @@ def _read_table(path: Path, table: Table) -> pl.DataFrame:
     raise SchemaError(f"{path}: unsupported file type; expected .parquet, .csv or .csv.gz")
 
 
-def _read_header(path: Path) -> _Header:
+def _read_header(path: Path, table: Table = LOG_TABLE) -> _Header:
     """Column names, dtypes, declared vocabulary and row count of one log file, checked: every
     required column present with an accepted dtype. A Parquet file's rows are not read."""
     if _is_parquet(path):
@@ -287,12 +295,12 @@ def _read_header(path: Path) -> _Header:
         dtypes = dict(pl.from_arrow(schema.empty_table()).schema)
         vocabulary = vocabulary_from_metadata(schema.metadata)
     else:
-        frame = _read_table(path, LOG_TABLE)
+        frame = _read_table(path, table)
         names, rows, dtypes, vocabulary = frame.columns, frame.height, dict(frame.schema), None
-    missing_columns(names, LOG_TABLE, str(path))
+    missing_columns(names, table, str(path))
     typed = _is_parquet(path)
     canonical: dict[str, pl.DataType] = {}
-    for column in LOG_TABLE.columns:
+    for column in table.columns:
         if column.name in dtypes:
             stored_typed = accepted_dtype(column, dtypes[column.name], str(path))
             typed = typed and stored_typed

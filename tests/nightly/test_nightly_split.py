@@ -107,8 +107,9 @@ def captured_run(partitioned_logs, fast_config, tmp_path_factory):
     from offline_rl.qriql.learner import QRIQL
 
     seen: dict[str, pl.DataFrame] = {}
-    igl_fit, qriql_fit = IGLP.fit, QRIQL.fit
+    igl_fit, qriql_fit = IGLP.fit_decode, QRIQL.fit
 
+    # fit() is fit_decode() without the decoded rows; the nightly calls fit_decode
     def capture_igl(self, frame, **kwargs):
         seen["igl"] = frame
         return igl_fit(self, frame, **kwargs)
@@ -120,7 +121,7 @@ def captured_run(partitioned_logs, fast_config, tmp_path_factory):
     config = build_config(read_config_file(fast_config), logs=str(partitioned_logs), date="2026-11-02",
                           window_days=2, runs_dir=str(tmp_path_factory.mktemp("runs")))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(IGLP, "fit", capture_igl)
+        patch.setattr(IGLP, "fit_decode", capture_igl)
         patch.setattr(QRIQL, "fit", capture_qriql)
         result = pipeline.run_nightly(config, quiet=True)
     return result, seen
