@@ -236,7 +236,7 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
             close()
     split = _split(partial, configs, partition.window_dates)
     logger.debug("hold-out: %s", split.describe())
-    run.step("fit_igl", settings["fit_igl"], lambda: _fit_igl(partial, configs, warm_from, split))
+    run.step("fit_igl", settings["fit_igl"], lambda: _fit_igl(partial, configs, warm_from, split, files))
     if "fit_qriql" in settings:
         run.step("fit_qriql", settings["fit_qriql"], lambda: _fit_qriql(partial, configs, split))
     run.step("evaluate", settings["evaluate"], lambda: _evaluate(partial, configs, split, run.records))
@@ -381,11 +381,16 @@ def _split(partial: Path, config: StepConfigs, window_dates: tuple[str, ...]) ->
     return temporal_split(ts, window_dates, config.holdout)
 
 
-def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None, split: TemporalSplit):
-    from offline_rl.igl.folder import fit_to_folder
+def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None, split: TemporalSplit, files: list[str]):
+    from offline_rl.igl.folder import fit_to_folder, with_logging_distribution
     from offline_rl.igl.learner import IGLP
 
-    frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
+    # The logs' whole logging distribution, when they carry it, enters the IK likelihood
+    # instead of importance weights, as in fit-igl: at 20k events the weights' ESS is ~30%
+    # of the rows and the IK model found no signal on any of 5 seeds; with the distribution
+    # it did on all 5 (docs/igl.md, "The signal check").
+    frame = with_logging_distribution(
+        drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet")), files)
     held_out = frame.filter(is_evaluation(split.cut))
     train = frame.filter(~is_evaluation(split.cut))
     del frame
