@@ -536,11 +536,14 @@ def _median(runs: list[dict]) -> dict:
 def suite_cost(args) -> None:
     """IGL-P(3) with the CLI defaults beside RewardBandit on the 120k production-like log."""
     runs: dict[str, list[dict]] = {"iglp3": [], "bandit": []}
-    for _ in range(args.repeat):
-        for learner in runs:
-            runs[learner].append(_run_part(["--part", "cost", "--learner", learner,
-                                            "--threads", str(args.threads)]))
-            print(json.dumps(runs[learner][-1]), flush=True)
+    # --fit-seeds: one log and fit per seed (the simulator's and the learners'), else seed 0
+    seeds = [int(x) for x in args.fit_seeds.split(",") if x.strip()] or [0]
+    for seed in seeds:
+        for _ in range(args.repeat):
+            for learner in runs:
+                runs[learner].append(_run_part(["--part", "cost", "--learner", learner, "--fit-seed",
+                                                str(seed), "--threads", str(args.threads)]))
+                print(json.dumps({"seed": seed, **runs[learner][-1]}), flush=True)
     ratios = [i["fit_seconds"] / b["fit_seconds"] for i, b in zip(runs["iglp3"], runs["bandit"], strict=True)
               if "error" not in i and "error" not in b]
     print(f"\nIGL-P(3) / RewardBandit wall-time ratio per round: {[round(x, 2) for x in ratios]}"
