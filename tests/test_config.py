@@ -92,6 +92,8 @@ BAD = [
     (NightlyConfig, {"logs": "x", "date": "yesterday"},
      "'date' parameter of NightlyConfig must be 'latest' or a date YYYY-MM-DD. Got 'yesterday'"),
     (NightlyConfig, {"logs": "x", "alpha": 0}, "'alpha' parameter of NightlyConfig must be None or a float in (0, 1e+06]"),
+    (NightlyConfig, {"logs": "x", "engine": "sqlite"}, "'engine' parameter of NightlyConfig must be a str among {'duckdb', 'spark'}"),
+    (NightlyConfig, {"logs": "x", "spark_master": "local[1]"}, "'spark_master' parameter of NightlyConfig must be None unless engine == 'spark'"),
     (NightlyConfig, {"logs": "x", "bootstrap_replicates": 1},
      "'bootstrap_replicates' parameter of NightlyConfig must be 0 (delta-method intervals) or an int >= 2. Got 1"),
     (NightlyConfig, {"logs": "x", "max_weight": 0.0}, "'max_weight' parameter of NightlyConfig must be None or a float > 0"),

@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offline_rl.config import Boolean, Config, Date, Integer, Optional, Real, Rule, Strings, Text
+from offline_rl.config import (
+    Boolean,
+    Choice,
+    Config,
+    Date,
+    Integer,
+    Optional,
+    Real,
+    Rule,
+    Strings,
+    Text,
+)
+from offline_rl.data.engines import ENGINES
 from offline_rl.data.prepare import PrepareConfig
 from offline_rl.nightly.promotion import PromotionRule
 from offline_rl.nightly.split import HoldoutConfig
@@ -114,6 +126,14 @@ class NightlyConfig(Config):
     """Promotion: largest acceptable upper end of a negative metric's relative lift (0.1: a
     rise of more than 10% must be ruled out)."""
 
+    engine: str = "duckdb"
+    """SQL engine of the validate and prepare steps: duckdb (in this process) or spark
+    (pip install 'offline-rl[spark]'). Both give the same rows (docs/scale.md), so the engine
+    is not part of a step's fingerprint: switching it re-uses finished steps."""
+
+    spark_master: str | None = None
+    """Spark master URL with engine = spark (default local[2]; e.g. spark://host:7077, yarn)."""
+
     threads: int = 1
     """CPU threads for torch (fixed so that results are reproducible). One by default: the
     models are small, and on a shared 2-core machine a second torch thread measured 30-80x
@@ -145,6 +165,8 @@ class NightlyConfig(Config):
         "negative_metrics": PromotionRule.CONSTRAINTS["negative_metrics"],
         "promotion_margin": PromotionRule.CONSTRAINTS["margin"],
         "negative_lift_limit": PromotionRule.CONSTRAINTS["negative_limit"],
+        "engine": Choice(ENGINES),
+        "spark_master": Optional(Text()),
         "threads": Integer(1),
     }
     RULES = (
@@ -155,6 +177,8 @@ class NightlyConfig(Config):
              lambda c: c.bootstrap_replicates != 1),
         Rule("negative_metrics", "a tuple without the primary metric",
              lambda c: c.primary_metric not in c.negative_metrics),
+        Rule("spark_master", "None unless engine == 'spark'",
+             lambda c: c.spark_master is None or c.engine == "spark"),
     )
 
 
@@ -194,6 +218,13 @@ class StepConfigs:
 
     promotion: PromotionRule
     """The gate the ``evaluate`` step applies to the candidate policy."""
+
+    engine: str
+    """SQL engine of the ``validate`` and ``prepare`` steps (how they run, not what they
+    compute: left out of the fingerprints)."""
+
+    spark_master: str | None
+    """Spark master URL with the spark engine."""
 
 
 def step_configs(config: NightlyConfig) -> StepConfigs:
@@ -237,6 +268,8 @@ def step_configs(config: NightlyConfig) -> StepConfigs:
             primary_metric=config.primary_metric, negative_metrics=config.negative_metrics,
             margin=config.promotion_margin, negative_limit=config.negative_lift_limit,
         ),
+        engine=config.engine,
+        spark_master=config.spark_master,
     )
 
 
