@@ -14,7 +14,10 @@ process, its Spark JVM and the JVM's Python workers, read from /proc before Spar
   through ``mapInArrow``), then B = 1000 replicates on the driver.
 
 Spark's time is split into starting the session (once per process) and the work; the work's
-CPU includes the JVM and its Python workers.
+CPU includes the JVM and its Python workers. Spark runs also report, from Spark's event log,
+the executor time of all tasks and of the stages that ran as one task (work no cluster
+spreads: the final one-file write of each mart, final aggregations), for the capacity
+estimate's serial part.
 
 Usage: .venv/bin/python benchmarks/bench_scale.py {prepare,evaluation} [--rows N] [--configs local spark1 spark2]
 """
@@ -37,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / ".data"
 CONFIGS = ("local", "spark1", "spark2")
+#: Spark's event log of the run (per-task times, read back by :func:`_task_times`).
+EVENT_LOG = Path(tempfile.gettempdir()) / "bench-scale-spark-events"
 
 
 def _descendant_cpu_seconds() -> float:
@@ -76,12 +81,44 @@ def _engine(config: str):
     if config == "local":
         return sql_engine("duckdb")
     cores = config.removeprefix("spark")
+    EVENT_LOG.mkdir(parents=True, exist_ok=True)
     engine = SparkEngine(
         f"local[{cores}]",
-        conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": cores, "spark.driver.memory": "3g"},
+        conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": cores, "spark.driver.memory": "3g",
+              "spark.eventLog.enabled": "true", "spark.eventLog.dir": EVENT_LOG.as_uri(),
+              "spark.eventLog.rolling.enabled": "false", "spark.eventLog.compress": "false"},
     )
     engine.session().sparkContext.setLogLevel("ERROR")
     return engine
+
+
+def _task_times(engine) -> dict:
+    """Executor time of the run's tasks, from Spark's event log (written when the session stops):
+    in all, and in stages of a single task, which one core does alone whatever the cluster's
+    size (the final ``coalesce(1)`` write of each mart, and small final aggregations)."""
+    application = engine.session().sparkContext.applicationId
+    engine.close()
+    stages: dict[int, dict] = {}
+    for line in (EVENT_LOG / application).read_text().splitlines():
+        event = json.loads(line)
+        if event.get("Event") == "SparkListenerStageCompleted":
+            info = event["Stage Info"]
+            stages.setdefault(info["Stage ID"], {"tasks": 0, "run_ms": 0, "cpu_ns": 0})["name"] = info["Stage Name"]
+        elif event.get("Event") == "SparkListenerTaskEnd" and event.get("Task Metrics"):
+            stage = stages.setdefault(event["Stage ID"], {"tasks": 0, "run_ms": 0, "cpu_ns": 0})
+            stage["tasks"] += 1
+            stage["run_ms"] += event["Task Metrics"]["Executor Run Time"]
+            stage["cpu_ns"] += event["Task Metrics"]["Executor CPU Time"]
+    single = [stage for stage in stages.values() if stage["tasks"] == 1]
+    return {
+        "task_seconds": sum(stage["run_ms"] for stage in stages.values()) / 1e3,
+        "task_cpu_seconds": sum(stage["cpu_ns"] for stage in stages.values()) / 1e9,
+        "single_task_stage_seconds": sum(stage["run_ms"] for stage in single) / 1e3,
+        "single_task_stage_cpu_seconds": sum(stage["cpu_ns"] for stage in single) / 1e9,
+        "largest_single_task_stages": sorted(
+            ((stage.get("name", "?"), round(stage["run_ms"] / 1e3, 2)) for stage in single), key=lambda x: -x[1]
+        )[:4],
+    }
 
 
 def _log_path(rows: int) -> Path:
@@ -107,8 +144,11 @@ def child_prepare(config: str, rows: int) -> dict:
         seconds, cpu_seconds = time.perf_counter() - started, _descendant_cpu_seconds() - cpu
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return {"config": config, "rows": result.input_rows, "marts": result.rows, "setup_seconds": setup,
-            "setup_cpu_seconds": setup_cpu, "seconds": seconds, "cpu_seconds": cpu_seconds}
+    measured = {"config": config, "rows": result.input_rows, "marts": result.rows, "setup_seconds": setup,
+                "setup_cpu_seconds": setup_cpu, "seconds": seconds, "cpu_seconds": cpu_seconds}
+    if config != "local":
+        measured.update(_task_times(engine))
+    return measured
 
 
 def _evaluation_table(rows: int):
@@ -167,10 +207,14 @@ def child_evaluation(config: str, rows: int) -> dict:
     boot = bootstrap_functionals(units.units, layout.design().functionals, n_replicates=1000, seed=0,
                                  unit_keys=units.keys)
     replicates, replicates_cpu = time.perf_counter() - started, _own_cpu_seconds() - cpu
-    return {"config": config, "rows": rows, "units": units.n_units, "blocks": int(units.units.shape[0]),
-            "setup_seconds": setup, "setup_cpu_seconds": setup_cpu, "seconds": statistics,
-            "cpu_seconds": statistics_cpu, "bootstrap_seconds": replicates, "bootstrap_cpu_seconds": replicates_cpu,
-            "first_percentile": [float(x) for x in np.asarray(boot.percentile[0])]}
+    measured = {"config": config, "rows": rows, "units": units.n_units, "blocks": int(units.units.shape[0]),
+                "setup_seconds": setup, "setup_cpu_seconds": setup_cpu, "seconds": statistics,
+                "cpu_seconds": statistics_cpu, "bootstrap_seconds": replicates,
+                "bootstrap_cpu_seconds": replicates_cpu,
+                "first_percentile": [float(x) for x in np.asarray(boot.percentile[0])]}
+    if engine is not None:
+        measured.update(_task_times(engine))
+    return measured
 
 
 def measure(kind: str, config: str, rows: int) -> dict:
