@@ -15,6 +15,7 @@ import click
 from offline_rl.cli.options import vocabulary_option
 from offline_rl.config import field_help
 from offline_rl.igl.config import IGLPConfig
+from offline_rl.runtime import DEVICE_CHOICES
 
 HELP = field_help(IGLPConfig)
 
@@ -42,11 +43,12 @@ HELP = field_help(IGLPConfig)
 @click.option("--folds", type=int, default=IGLPConfig.crossfit_folds, show_default=True,
               help=HELP["crossfit_folds"])
 @click.option("--seed", type=int, default=IGLPConfig.seed, show_default=True, help=HELP["seed"])
-@click.option("--threads", type=int, default=IGLPConfig.max_threads, show_default=True,
-              help=HELP["max_threads"])
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default=IGLPConfig.device,
+              show_default=True, help=HELP["device"])
+@click.option("--threads", type=int, default=IGLPConfig.max_threads, help=HELP["max_threads"])
 @vocabulary_option
 def fit_igl(logs, out_dir, states, negative_signals, alpha, max_weight, actions, embedding_dim,
-            restarts, epochs, folds, seed, threads, vocabulary) -> None:
+            restarts, epochs, folds, seed, device, threads, vocabulary) -> None:
     """Fit IGL-P on LOGS and write the model and decoded_rewards.parquet to --out."""
     from offline_rl.igl.folder import fit_logs_to_folder
 
@@ -59,6 +61,7 @@ def fit_igl(logs, out_dir, states, negative_signals, alpha, max_weight, actions,
         ik_epochs=epochs,
         crossfit_folds=folds,
         seed=seed,
+        device=device,
         max_threads=threads,
     )
     fitted = fit_logs_to_folder(logs, out_dir, config=config, vocabulary=vocabulary,

@@ -89,8 +89,8 @@ class ContextEncoder(nn.Module):
         if self.context_dim == 0 or context.shape[0] == 0:
             return
         mean, std = moments if moments is not None else context_moments(context)
-        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32, device=self.mean.device))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32, device=self.std.device))
 
 
 def context_moments(context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,6 +38,7 @@ from offline_rl.artifacts import (
     load_artifact,
     load_table,
     prefixed,
+    runtime_record,
     save_artifact,
     torch_threads,
 )
@@ -75,6 +76,7 @@ from offline_rl.igl.policy import (
     train_policy_with,
 )
 from offline_rl.igl.warm_start import merged_vocabulary, transfer_parameters
+from offline_rl.runtime import current_world, resolve_device
 
 ARTIFACT_FORMAT = "offline_rl.igl.IGLP"
 #: 3: cross-fitted IK models (an ensemble), users as population + shrunk deviations, alpha
@@ -182,6 +184,10 @@ class IGLP:
     online_traces_ : dict of str to list of float, or None
         Per-batch traces of ``fit_online`` (decoded reward, latent reward, IK NLL); None
         after ``fit``.
+    runtime_ : dict
+        How the fit ran (:func:`offline_rl.artifacts.runtime_record`): device, CPU threads
+        per process, number of processes and their backend; ``{}`` for an artifact saved
+        before it was recorded.
 
     Every attribute above is assigned in one place, :meth:`_set_fitted`, which ``fit``,
     ``fit_online`` and ``load`` call with what they computed or read; ``save`` writes all of
@@ -221,6 +227,7 @@ class IGLP:
         n_rows: int,
         warm_started: bool,
         online_traces: dict[str, list[float]] | None,
+        runtime: dict[str, Any],
     ) -> None:
         """Assign every fitted attribute; the only place they are set (see the class docstring).
 
@@ -244,6 +251,7 @@ class IGLP:
         self.n_rows_ = int(n_rows)
         self.warm_started_ = bool(warm_started)
         self.online_traces_ = online_traces
+        self.runtime_ = dict(runtime)
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -292,7 +300,9 @@ class IGLP:
             self._check_warm_start(warm_start)
         frame = _training_weights(frame)
         cfg = self.config
-        with torch_threads(cfg.max_threads):
+        world = current_world()
+        device = resolve_device(cfg.device, local_rank=world.local_rank)
+        with torch_threads(cfg.max_threads) as threads:
             users = Vocabulary.fit(frame["user_id"])
             feedback = Vocabulary.fit(frame["feedback"])
             action_ids = Vocabulary.fit(frame["candidate_actions"].explode())
@@ -327,7 +337,7 @@ class IGLP:
             ik = fit_crossfit_ik(
                 cfg, batch, folds,
                 lambda: ik_net(cfg, **sizes, num_feedback=feedback.size),
-                warm_start=warm_ik,
+                warm_start=warm_ik, device=device,
             )
             logger.info("IGL-P: out-of-fold IK NLL %.4f, no-signal %.4f, %d attempts over %d folds",
                         ik.held_out_nll, ik.no_signal_nll, len(ik.records), folds.n_folds)
@@ -341,7 +351,7 @@ class IGLP:
             negative = _negative(cfg, frame["feedback"])
             extreme = batch.num_candidates * ik.out_of_fold[
                 np.arange(len(batch)), batch.action_index] > cfg.threshold
-            alpha, estimated = self._alpha(batch, extreme, negative, folds, sizes)
+            alpha, estimated = self._alpha(batch, extreme, negative, folds, sizes, device)
             decoded = _decoded_arrays(ik.out_of_fold, batch, negative, alpha=alpha,
                                       threshold=cfg.threshold)
             # built before the policy seed is set, so its initial weights follow from the
@@ -353,7 +363,8 @@ class IGLP:
                     old_vocabularies=warm_start._vocabularies(), new_vocabularies=vocabularies,
                 )
             torch.manual_seed(cfg.seed + POLICY_SEED_OFFSET)
-            policy_curve = train_policy_with(cfg, policy, batch, decoded["decoded_reward"])
+            policy_curve = train_policy_with(cfg, policy, batch, decoded["decoded_reward"],
+                                             device=device)
         self._set_fitted(
             users=users, feedback_vocabulary=feedback, actions=action_ids,
             context_dim=context_dim, action_features=action_features,
@@ -362,11 +373,13 @@ class IGLP:
             alpha=alpha, alpha_estimated=estimated,
             policy_model=policy, policy_curve=policy_curve, n_rows=len(batch),
             warm_started=warm_start is not None, online_traces=None,
+            runtime=runtime_record(device=device, threads=threads, world_size=world.world_size,
+                                   backend=world.backend),
         )
         return self._decoded_frame(frame, batch, decoded, ik.known_user, ik.known_feedback)
 
     def _alpha(self, batch: Batch, extreme: np.ndarray, negative: np.ndarray, folds,
-               sizes: dict[str, Any]) -> tuple[float, bool]:
+               sizes: dict[str, Any], device: torch.device) -> tuple[float, bool]:
         """(alpha for Eq. 4, whether it was estimated): see ``IGLPConfig.alpha``."""
         cfg = self.config
         if cfg.alpha is not None:
@@ -374,7 +387,7 @@ class IGLP:
         if cfg.states == 2:
             return 1.0, False
         estimate = estimate_alpha(cfg, batch, extreme, negative, folds,
-                                  lambda: policy_net(cfg, **sizes))
+                                  lambda: policy_net(cfg, **sizes), device=device)
         logger.info("IGL-P: alpha %.4g estimated from %d labelled of %d extreme events (raw %.4g)",
                     estimate.alpha, estimate.labelled_rows, estimate.extreme_rows, estimate.raw)
         return estimate.alpha, True
@@ -402,10 +415,11 @@ class IGLP:
             raise ValueError("IGLP.fit_online with 3 states needs an explicit alpha "
                              "(IGLPConfig(alpha=...)); it is estimated only by fit.")
         alpha = 1.0 if cfg.alpha is None else cfg.alpha
-        with torch_threads(cfg.max_threads):
+        device = resolve_device(cfg.device, local_rank=current_world().local_rank)
+        with torch_threads(cfg.max_threads) as threads:
             run = fit_online(
                 cfg, env, rounds=rounds, batch_rounds=batch_rounds,
-                steps_per_batch=steps_per_batch, seed=seed, alpha=alpha,
+                steps_per_batch=steps_per_batch, seed=seed, alpha=alpha, device=device,
             )
         self._set_fitted(
             users=run.users, feedback_vocabulary=run.feedback, actions=run.actions,
@@ -414,6 +428,7 @@ class IGLP:
             ik_no_signal_nll=None, ik_found_signal=None, alpha=alpha, alpha_estimated=False,
             policy_model=run.policy_model, policy_curve=run.traces["decoded_reward"],
             n_rows=rounds, warm_started=False, online_traces=run.traces,
+            runtime=runtime_record(device=device, threads=threads, world_size=1, backend=None),
         )
         return self
 
@@ -583,8 +598,9 @@ class IGLP:
         other fitted attribute.
         """
         self._check_fitted()
-        state = {f"ik.{k}": v for k, v in self.ik_model_.state_dict().items()}
-        state.update({f"policy.{k}": v for k, v in self.policy_model_.state_dict().items()})
+        # CPU copies: the artifact is the same whichever device trained it, and loads anywhere
+        state = {f"ik.{k}": v.cpu() for k, v in self.ik_model_.state_dict().items()}
+        state.update({f"policy.{k}": v.cpu() for k, v in self.policy_model_.state_dict().items()})
         fitted = {
             "context_dim": self.context_dim_,
             "n_rows": self.n_rows_,
@@ -598,6 +614,7 @@ class IGLP:
             "policy_curve": list(self.policy_curve_),
             "warm_started": self.warm_started_,
             "online_traces": self.online_traces_,
+            "runtime": self.runtime_,
         }
         return save_artifact(
             directory,
@@ -608,14 +625,19 @@ class IGLP:
             fitted=fitted,
             manifest={"seed": self.config.seed, "rows": self.n_rows_},
             tables={VOCABULARIES_TABLE: vocabularies_frame(self._vocabularies())},
+            runtime=self.runtime_ or None,
         )
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> IGLP:
-        """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``)."""
+    def load(cls, directory: str | os.PathLike[str], *, device: str | None = None) -> IGLP:
+        """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``).
+
+        The models run on ``device`` ('auto', 'cpu' or 'cuda'), by default the saved config's.
+        """
         document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT, name="IGLP",
                                         versions=READABLE_VERSIONS)
-        learner = cls(IGLPConfig.from_dict(document["config"]))
+        config = IGLPConfig.from_dict(document["config"])
+        learner = cls(config if device is None else config.replace(device=device))
         fitted = document["fitted"]
         vocabularies = vocabularies_from_frame(
             load_table(directory, VOCABULARIES_TABLE, artifact="IGLP"), _VOCABULARY_NAMES)
@@ -629,6 +651,9 @@ class IGLP:
         ik_model.load_state_dict(prefixed(state, "ik."))
         policy = policy_net(learner.config, **sizes)
         policy.load_state_dict(prefixed(state, "policy."))
+        target = resolve_device(learner.config.device, local_rank=current_world().local_rank)
+        ik_model.to(target)
+        policy.to(target)
         learner._set_fitted(
             users=users, feedback_vocabulary=feedback, actions=actions,
             context_dim=context_dim, action_features=action_features,
@@ -640,6 +665,6 @@ class IGLP:
             alpha=fitted["alpha"], alpha_estimated=fitted["alpha_estimated"],
             policy_model=policy, policy_curve=fitted["policy_curve"],
             n_rows=int(fitted["n_rows"]), warm_started=fitted["warm_started"],
-            online_traces=fitted["online_traces"],
+            online_traces=fitted["online_traces"], runtime=fitted.get("runtime") or {},
         )
         return learner

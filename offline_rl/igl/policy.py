@@ -147,8 +147,9 @@ def policy_net(config, *, num_users: int, num_actions: int, context_dim: int,
     )
 
 
-def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray) -> list[float]:
-    """:func:`train_policy` with the ``policy_*`` fields of an ``IGLPConfig``."""
+def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray, *,
+                      device: torch.device | str = "cpu") -> list[float]:
+    """:func:`train_policy` with the ``policy_*`` fields of an ``IGLPConfig``, on ``device``."""
     return train_policy(
         net, batch, rewards,
         epochs=config.policy_epochs,
@@ -157,6 +158,7 @@ def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray)
         weight_decay=config.policy_weight_decay,
         seed=config.seed + POLICY_SEED_OFFSET,
         use_weights=config.policy_weighting == "importance",
+        device=device,
     )
 
 
