@@ -361,7 +361,7 @@ class IGLP:
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | ParquetRowGroups,
         *,
         actions: pl.DataFrame | None = None,
         warm_start: IGLP | None = None,
@@ -374,7 +374,10 @@ class IGLP:
             Rows of ``ik_training_set`` (see docs/data-contracts.md): ``user_id``, ``context``,
             ``feedback``, ``candidate_actions``, ``action_index`` (or ``action``) and
             ``weight`` (or ``propensity``), ordered by time; ``ts`` (optional) places rows in
-            user-time blocks for the folds. Must not hold ``reward``.
+            user-time blocks for the folds. Must not hold ``reward``. Or the
+            :class:`~offline_rl.runtime.ParquetRowGroups` of such a table (see
+            :meth:`fit_decode`: read row group by row group; under torchrun each process
+            keeps its own users' rows).
         actions : polars.DataFrame, optional
             Action features (``action_id``, ``features``).
         warm_start : IGLP, optional
