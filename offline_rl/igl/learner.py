@@ -24,6 +24,7 @@ that holds the ``reward`` column (:class:`~offline_rl.errors.HiddenRewardError`)
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import warnings
@@ -509,6 +510,11 @@ class IGLP:
         out = self._decoded_frame(frame, batch, decoded, ik.known_user, ik.known_feedback)
         if positions is None:
             return out
+        if parallel.distributed:
+            # The DDP wrappers of the finished models hold the process group through reference
+            # cycles: free them now, while the group exists, not at interpreter exit (a 2-process
+            # benchmark run once aborted with "terminate called without an active exception").
+            gc.collect()
         return _gather_in_order(out, positions, parallel)
 
     def _alpha(self, batch: Batch, extreme: np.ndarray, negative: np.ndarray, folds,
