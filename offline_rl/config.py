@@ -248,22 +248,26 @@ class Strings(Constraint):
 
 @dataclass(frozen=True)
 class Reals(Constraint):
-    """A fixed-length tuple (or list) of finite reals, each satisfying ``element``."""
+    """A tuple (or list) of finite reals, each satisfying ``element``: of ``length`` elements,
+    or of any non-zero number of them when ``length`` is None."""
 
-    length: int
+    length: int | None = None
     element: Real = Real()
     total: float | None = None
     """If set, the elements must sum to this (within 1e-9)."""
 
     @property
     def rule(self) -> str:
-        text = f"a tuple of {self.length} numbers, each {self.element.rule}"
+        count = "a non-empty tuple of" if self.length is None else f"a tuple of {self.length}"
+        text = f"{count} numbers, each {self.element.rule}"
         if self.total is not None:
             text += f", summing to {_number(self.total)}"
         return text
 
     def accepts(self, value: Any) -> bool:
-        if isinstance(value, str) or not isinstance(value, tuple | list) or len(value) != self.length:
+        if isinstance(value, str) or not isinstance(value, tuple | list) or not value:
+            return False
+        if self.length is not None and len(value) != self.length:
             return False
         if not all(self.element.accepts(item) for item in value):
             return False

@@ -106,10 +106,10 @@ def run_demo(out: str | Path, *, quiet: bool = False) -> list:
     results = []
     for date in dates:
         # Each night reads every day so far (up to five), IGL-P(3) with `dislike` as the
-        # definitely-negative oracle and alpha = 0.25 as in the production experiment; every
-        # other setting, the promotion rule's included, is the nightly default.
+        # definitely-negative oracle; every other setting (alpha estimated each night, the
+        # promotion rule) is the nightly default: nothing chosen by looking at the truth.
         config = NightlyConfig(
-            logs=str(logs), date=date, runs_dir=str(runs), seed=DEMO_SEED, window_days=DEMO_DAYS, alpha=0.25,
+            logs=str(logs), date=date, runs_dir=str(runs), seed=DEMO_SEED, window_days=DEMO_DAYS,
             segments=str(logs.parent / "production-user-segments.parquet"),
             actions=str(logs.parent / "production-actions.parquet"),
         )

@@ -32,10 +32,11 @@ none, so its signals are checked only against a vocabulary the caller passes.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import Any
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -164,7 +165,8 @@ class Column:
 # ------------------------------------------------------------------------------------ rules
 @dataclass(frozen=True)
 class RuleInputs:
-    """What the row rules depend on beyond the row: state carried from the first batch."""
+    """What the row rules depend on beyond the row: the first row's context length and the
+    declared vocabulary (bound as the SQL parameters ``$context_length`` and ``$vocabulary``)."""
 
     context_length: int
     vocabulary: tuple[str, ...] | None
@@ -173,6 +175,10 @@ class RuleInputs:
     def vocabulary_shown(self) -> str:
         allowed = list(self.vocabulary or ())
         return f"{allowed[:20]}{' ...' if len(allowed) > 20 else ''}"
+
+    def parameters(self) -> dict[str, object]:
+        """The SQL parameters a rule may read."""
+        return {"context_length": self.context_length, "vocabulary": list(self.vocabulary or ())}
 
 
 @dataclass(frozen=True)
@@ -192,31 +198,44 @@ class RowRule:
         What was expected; ``{context_length}`` and ``{vocabulary}`` are filled in from
         :class:`RuleInputs`.
     broken
-        ``broken(inputs)`` is a boolean expression, true (or null) on rows that break the
-        rule; ``None`` skips the rule (the vocabulary rule when no vocabulary is declared).
+        A SQL boolean expression over the row's columns, true on rows that break the rule;
+        a NULL result counts as broken. DuckDB's dialect, checked by
+        :func:`offline_rl.data.sql_portability.check_portable` and run unchanged on DuckDB and
+        transpiled on Spark (:mod:`offline_rl.data.rule_queries` makes the queries). It may
+        read the parameters ``$context_length`` and ``$vocabulary`` (:class:`RuleInputs`).
     value
-        The value shown (default: the column).
+        ``value(row)`` is the value shown, from the first breaking row as a dict of its
+        columns (default: the rule's column).
     needs
         Optional columns the rule reads; it is skipped when one is absent.
-    derived
-        Helper columns the rule reads, by name: ``function(frame) -> Series``.
+    needs_vocabulary
+        The rule reads ``$vocabulary``; it is skipped when no vocabulary is declared.
     """
 
     column: str
     rule: str
     expected: str
-    broken: Callable[[RuleInputs], pl.Expr | None]
-    value: pl.Expr | None = None
+    broken: str
+    value: Callable[[Mapping[str, Any]], Any] | None = None
     needs: tuple[str, ...] = ()
-    derived: Mapping[str, Callable[[pl.DataFrame], pl.Series]] = field(default_factory=dict)
+    needs_vocabulary: bool = False
 
     def expectation(self, inputs: RuleInputs) -> str:
         return self.expected.format(
             context_length=inputs.context_length, vocabulary=inputs.vocabulary_shown
         )
 
+    def shown(self, row: Mapping[str, Any]) -> Any:
+        """The value the message shows for ``row``."""
+        return self.value(row) if self.value is not None else row[self.column]
 
-#: The rule a ``ts`` string breaks when it does not parse (checked before the row rules).
+
+def null_rule(column: Column) -> RowRule:
+    """The rule a required ``column`` breaks where it holds a null."""
+    return RowRule(column.name, NO_NULLS, f"a {column.type.words}", f"{column.name} IS NULL")
+
+
+#: The rule a ``ts`` string breaks when it does not parse (checked when text is read).
 TIMESTAMP_PARSES = ("'ts parses as a timestamp'", "an ISO 8601 time such as 2026-11-01T08:30:00Z")
 #: The rule a null in a required column breaks; the expectation is "a <type in words>".
 NO_NULLS = "'no nulls in required columns'"
@@ -226,138 +245,130 @@ EVENT_ID_UNIQUE = (
     "each logged decision to appear once; this event_id was already seen earlier",
 )
 
-_CHOSEN = "__chosen"
-_propensity = pl.col("propensity")
-_candidates = pl.col("candidate_actions")
-_probs = pl.col("action_probs")
+
+def probability_of_logged_action(row: Mapping[str, Any]) -> float | None:
+    """``action_probs`` at the first position of ``action`` in ``candidate_actions`` (None
+    where the action is absent or the lengths differ)."""
+    candidates, probs, action = row["candidate_actions"], row["action_probs"], row["action"]
+    if probs is None or candidates is None or len(probs) != len(candidates) or action not in candidates:
+        return None
+    return probs[candidates.index(action)]
 
 
-def probability_of_logged_action(logs: pl.DataFrame) -> pl.Series:
-    """``action_probs[index of action in candidate_actions]`` per row (null where absent).
-
-    Rows whose action appears once among their candidates give one probability; rows
-    whose ``action_probs`` length differs from the candidate set's are left null (their
-    own rule reports them).
-    """
-    candidates = logs["candidate_actions"]
-    probs = logs["action_probs"]
-    lengths = candidates.list.len().to_numpy()
-    usable = probs.list.len().fill_null(-1).to_numpy() == lengths
-    result = np.full(logs.height, np.nan)
-    if usable.any():
-        flat_candidates = candidates.filter(pl.Series(usable)).explode().to_numpy()
-        flat_probs = probs.filter(pl.Series(usable)).explode().to_numpy()
-        repeated_actions = np.repeat(logs["action"].to_numpy()[usable], lengths[usable])
-        match = flat_candidates == repeated_actions
-        rows = np.repeat(np.arange(usable.sum()), lengths[usable])[match]
-        picked = np.full(usable.sum(), np.nan)
-        picked[rows] = flat_probs[match]
-        result[usable] = picked
-    return pl.Series(_CHOSEN, result).fill_nan(None)
-
+# SQL notes, measured on both engines (tests/data/test_rule_engines.py):
+# * list_distinct drops NULL elements on DuckDB; the Spark engine compacts before
+#   array_distinct, so a NULL element makes a list shorter once distinct on both engines.
+# * NaN is larger than every number on both engines, so ``list_max(xs) > 1`` catches a NaN.
+# * list_element / list_sum / list_count are DuckDB's; the Spark engine rewrites them
+#   (offline_rl.data.engines.spark_engine.SPARK_REWRITES).
+# * Spark in ANSI mode raises on an index out of range or a division by zero even where a
+#   later rule would report the row, hence the CASE guards.
+_TOLERANCE = repr(PROBABILITY_SUM_TOLERANCE)
 
 PROPENSITY_IN_RANGE = RowRule(
     "propensity",
     "'propensity in (0, 1]'",
     "the logging policy's probability of the logged action, in (0, 1]",
-    lambda _: _propensity.is_nan() | (_propensity <= 0) | (_propensity > 1),
+    "isnan(CAST(propensity AS DOUBLE)) OR propensity <= 0 OR propensity > 1",
 )
 CANDIDATES_ARE_A_SET = RowRule(
     "candidate_actions",
     "'candidate_actions is a non-empty set'",
     "at least one action and no action listed twice",
-    lambda _: (_candidates.list.len() == 0) | (_candidates.list.n_unique() != _candidates.list.len()),
+    "array_length(candidate_actions) = 0 "
+    "OR array_length(list_distinct(candidate_actions)) != array_length(candidate_actions)",
 )
 ACTION_IN_CANDIDATES = RowRule(
     "action",
     "'action in candidate_actions'",
     "the logged action to be one of the row's candidate_actions",
-    lambda _: ~_candidates.list.contains(pl.col("action")),
-    value=pl.concat_str(
-        pl.col("action").cast(pl.String), pl.lit(" not in "), _candidates.cast(pl.List(pl.String)).list.join(", ")
-    ),
+    "NOT array_contains(candidate_actions, action)",
+    value=lambda row: f"{row['action']} not in {', '.join(map(str, row['candidate_actions']))}",
 )
 ONE_PROBABILITY_PER_CANDIDATE = RowRule(
     "action_probs",
     "'one probability per candidate action'",
     "action_probs as long as candidate_actions",
-    lambda _: _probs.is_not_null() & (_probs.list.len() != _candidates.list.len()),
+    "action_probs IS NOT NULL AND array_length(action_probs) != array_length(candidate_actions)",
     needs=("action_probs",),
 )
 PROBABILITIES_IN_RANGE = RowRule(
     "action_probs",
     "'each probability in [0, 1]'",
     "probabilities in [0, 1]",
-    lambda _: _probs.is_not_null()
-    & ((_probs.list.min() < 0) | (_probs.list.max() > 1) | _probs.list.eval(pl.element().is_nan()).list.any()),
+    "action_probs IS NOT NULL AND (list_count(action_probs) != array_length(action_probs) "
+    "OR list_min(action_probs) < 0 OR list_max(action_probs) > 1)",
     needs=("action_probs",),
 )
 PROBABILITIES_SUM_TO_ONE = RowRule(
     "action_probs",
     f"'action_probs sums to 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})'",
     "a probability distribution over candidate_actions",
-    lambda _: _probs.is_not_null() & ((_probs.list.sum() - 1).abs() > PROBABILITY_SUM_TOLERANCE),
-    value=_probs.list.sum(),
+    f"action_probs IS NOT NULL AND abs(list_sum(action_probs) - 1) > {_TOLERANCE}",
+    value=lambda row: math.fsum(value for value in row["action_probs"] if value is not None),
     needs=("action_probs",),
 )
 PROPENSITY_MATCHES_PROBABILITIES = RowRule(
     "propensity",
     "'propensity equals action_probs at the logged action'",
     "the same probability in propensity and action_probs",
-    lambda _: _probs.is_not_null() & ((pl.col(_CHOSEN) - _propensity).abs() > PROBABILITY_SUM_TOLERANCE),
-    value=pl.concat_str(_propensity.cast(pl.String), pl.lit(" vs action_probs "), pl.col(_CHOSEN).cast(pl.String)),
+    "CASE WHEN action_probs IS NULL OR array_length(action_probs) != array_length(candidate_actions) "
+    "OR NOT array_contains(candidate_actions, action) THEN FALSE "
+    "ELSE abs(list_element(action_probs, NULLIF(array_position(candidate_actions, action), 0)) "
+    f"- propensity) > {_TOLERANCE} END",
+    value=lambda row: f"{row['propensity']} vs action_probs {probability_of_logged_action(row)}",
     needs=("action_probs",),
-    derived={_CHOSEN: probability_of_logged_action},
 )
 CONTEXT_LENGTH_FIXED = RowRule(
     "context",
     "'every context has the same length'",
     "{context_length} features per row, as the first row has",
-    lambda given: pl.col("context").list.len() != given.context_length,
+    "array_length(context) != $context_length",
 )
 FEEDBACK_IN_VOCABULARY = RowRule(
     "feedback",
     "'feedback in the declared vocabulary'",
     "one of {vocabulary} (declare others with --vocabulary)",
-    lambda given: None if given.vocabulary is None else ~pl.col("feedback").is_in(list(given.vocabulary)),
+    "NOT array_contains($vocabulary, feedback)",
+    needs_vocabulary=True,
 )
 
-_weight = pl.col("weight")
-_raw_weight = pl.col("raw_weight")
-_uniform_weight = 1.0 / (pl.col("num_candidates").cast(pl.Float64) * _propensity)
+_WEIGHT_TOLERANCE = repr(WEIGHT_TOLERANCE)
+_UNIFORM_WEIGHT = "CAST(1 AS DOUBLE) / (num_candidates * propensity)"
 
 NUM_CANDIDATES_IS_SET_SIZE = RowRule(
     "num_candidates",
     "'num_candidates is the size of candidate_actions'",
     "K_t = len(candidate_actions)",
-    lambda _: pl.col("num_candidates") != _candidates.list.len(),
+    "num_candidates != array_length(candidate_actions)",
 )
 ACTION_INDEX_POINTS_AT_ACTION = RowRule(
     "action_index",
     "'candidate_actions[action_index] is action'",
     "the 0-based position of the logged action in candidate_actions",
-    lambda _: (pl.col("action_index") < 0)
-    | (pl.col("action_index") >= _candidates.list.len())
-    | (_candidates.list.get(pl.col("action_index"), null_on_oob=True) != pl.col("action")),
+    "CASE WHEN action_index < 0 OR action_index >= array_length(candidate_actions) THEN TRUE "
+    "ELSE list_element(candidate_actions, action_index + 1) != action END",
 )
 WEIGHT_POSITIVE = RowRule(
     "weight",
     "'weight is finite and > 0'",
     "the importance weight 1 / (num_candidates * propensity), clipped at max_weight",
-    lambda _: ~_weight.is_finite() | (_weight <= 0),
+    "isnan(weight) OR weight <= 0 OR weight = CAST('Infinity' AS DOUBLE)",
 )
 RAW_WEIGHT_IS_UNIFORM_RATIO = RowRule(
     "raw_weight",
     "'raw_weight is 1 / (num_candidates * propensity)'",
     "the unclipped importance weight of IGL-P Algorithm 1, line 10",
-    lambda _: (_raw_weight - _uniform_weight).abs() > WEIGHT_TOLERANCE * _uniform_weight.abs(),
+    "CASE WHEN num_candidates * propensity > 0 "
+    f"THEN abs(raw_weight - {_UNIFORM_WEIGHT}) > {_WEIGHT_TOLERANCE} * abs({_UNIFORM_WEIGHT}) "
+    "ELSE TRUE END",
     needs=("raw_weight",),
 )
 WEIGHT_AT_MOST_RAW_WEIGHT = RowRule(
     "weight",
     "'weight is at most raw_weight'",
     "raw_weight, or max_weight where it clips",
-    lambda _: _weight > _raw_weight * (1 + WEIGHT_TOLERANCE),
+    f"weight > raw_weight * (1 + {_WEIGHT_TOLERANCE})",
     needs=("raw_weight",),
 )
 
@@ -367,9 +378,10 @@ WEIGHT_AT_MOST_RAW_WEIGHT = RowRule(
 class Table:
     """A canonical table: its columns in order and its row rules in the order checked.
 
-    Rules are checked in this order after the required columns, their dtypes, their nulls
-    and the ``ts`` strings; the first rule any row breaks is the one reported.
-    ``event_id`` uniqueness is checked last, across all files.
+    Rules are checked in this order after the required columns, their dtypes, the ``ts``
+    strings (parsed when text is read) and the nulls of required columns; the first rule
+    any row breaks, anywhere in the input, is the one reported, at its first row (files in
+    order, then rows). ``event_id`` uniqueness is checked last, across all files.
     """
 
     name: str
@@ -383,6 +395,11 @@ class Table:
     @property
     def optional(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns if not column.required)
+
+    @property
+    def null_rules(self) -> tuple[RowRule, ...]:
+        """One :data:`NO_NULLS` rule per required column, in column order."""
+        return tuple(null_rule(column) for column in self.columns if column.required)
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)

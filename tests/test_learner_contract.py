@@ -89,8 +89,6 @@ class LearnerCase:
     """Fitted attributes that differ between identical fits (wall-clock timings)."""
     tables: tuple[str, ...] = ()
     """Columnar files the artifact holds beside model.pt, config.json and manifest.json."""
-    dtype_checked: bool = True
-    """False where fit does not yet check its columns' types (see the xfail below)."""
 
 
 CASES = [
@@ -144,7 +142,6 @@ CASES = [
         wrong_type=("history_items", pl.lit(3)),
         config=lambda: QRIQLConfig(quantiles=3, alpha=0.25, gamma=0.5, seed=2),
         varying=frozenset({"fit_seconds_", "samples_per_second_"}),
-        dtype_checked=False,
     ),
     LearnerCase(
         name="MTRecClassifier",
@@ -160,7 +157,6 @@ CASES = [
         missing_column="item",
         wrong_type=("history_items", pl.lit(3)),
         config=lambda: MTRecConfig(backbone="sasrec", kappa=0.3, seed=2),
-        dtype_checked=False,
     ),
 ]
 
@@ -260,13 +256,7 @@ def test_not_a_polars_frame_is_refused(case):
         case.fit(case.make(0), case.frame().to_arrow())
 
 
-@pytest.mark.parametrize("case", [
-    case if case.dtype_checked else pytest.param(case, marks=pytest.mark.xfail(
-        strict=True,
-        reason="fit does not check its columns' types yet: a list column given as an int "
-               "fails inside polars (SchemaError, not a ValueError naming the column)"))
-    for case in CASES
-], ids=[case.name for case in CASES])
+@by_case
 def test_wrongly_typed_column_is_named(case):
     column, value = case.wrong_type
     frame = case.frame().with_columns(value.alias(column))

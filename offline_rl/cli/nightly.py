@@ -9,6 +9,7 @@ import click
 from offline_rl.cli import library_log
 from offline_rl.cli.options import vocabulary_option
 from offline_rl.config import field_help
+from offline_rl.data.engines import ENGINES
 from offline_rl.nightly.config import NightlyConfig, build_config, read_config_file
 from offline_rl.nightly.pipeline import run_nightly
 
@@ -42,6 +43,8 @@ def _help(name: str, extra: str = "") -> str:
 @click.option("--replicates", "bootstrap_replicates", type=int, default=None, help=_help("bootstrap_replicates"))
 @click.option("--actions", type=click.Path(dir_okay=False, exists=True), default=None, help=_help("actions"))
 @click.option("--segments", type=click.Path(dir_okay=False, exists=True), default=None, help=_help("segments"))
+@click.option("--engine", type=click.Choice(list(ENGINES)), default=None, help=_help("engine"))
+@click.option("--spark-master", default=None, metavar="URL", help=_help("spark_master"))
 @vocabulary_option
 @click.option("--fresh", is_flag=True, default=False, help="Do not warm-start from the previous night's model.")
 @click.option("--force", is_flag=True, default=False, help="Recompute even when the run is up to date.")
@@ -51,7 +54,7 @@ def _help(name: str, extra: str = "") -> str:
                    "e.g. 3 for a scheduler that alerts on it). Bad input always exits 2.")
 def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, alpha, window_days, holdout_days,
             holdout_fraction, primary_metric, negative_metrics, no_negative_metrics, promotion_margin,
-            negative_lift_limit, no_qriql, bootstrap_replicates, actions, segments, vocabulary, fresh, force, quiet,
+            negative_lift_limit, no_qriql, bootstrap_replicates, actions, segments, engine, spark_master, vocabulary, fresh, force, quiet,
             held_back_exit_code) -> None:
     """Run the nightly job on LOGS (a Hive folder date=YYYY-MM-DD/, a glob or a file).
 
@@ -83,6 +86,8 @@ def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, a
         warm_start=False if fresh else None,
         actions=actions,
         segments=segments,
+        engine=engine,
+        spark_master=spark_master,
         vocabulary=vocabulary,
     )
     with library_log(enabled=not quiet):

@@ -2,31 +2,45 @@
 
 Inputs are Parquet (one file, a glob, or a Hive-partitioned folder such as
 ``logs/date=2026-11-01/part-0.parquet``) or CSV (``.csv``/``.csv.gz``; list columns written as
-JSON arrays such as ``"[0.1, 0.2]"``). Files are read batch by batch, cast to the canonical
-types of :data:`offline_rl.schema.LOG_TABLE` and checked by
-:class:`offline_rl.data.validation.TableValidator` (the rules are listed there). The first
-rule broken raises one :class:`~offline_rl.errors.SchemaError` that names the file, the
-column, the row (0-based data row within that file) with its ``event_id``, the value, the
-rule, and what was expected; nothing is written by a load.
+JSON arrays such as ``"[0.1, 0.2]"``). Each file's header (its Parquet footer) is checked here:
+the required columns of :data:`offline_rl.schema.LOG_TABLE`, their dtypes, one id type across
+files, the vocabulary a file declares. The rows are then checked by the rule queries of
+:mod:`offline_rl.data.validation` on a SQL engine: Parquet files whose columns are typed are
+read there and nowhere else (DuckDB streams them in bounded memory; Spark reads them on its
+executors); CSV files and Parquet files holding text (times or lists as strings) are parsed
+here first. The first rule broken raises one :class:`~offline_rl.errors.SchemaError` that
+names the file, the column, the row (0-based data row within that file) with its
+``event_id``, the value, the rule, and what was expected; nothing is written by a load.
 """
 
 from __future__ import annotations
 
 import glob as globbing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from offline_rl.data.summary import LogCounter, LogSummary
+from offline_rl.data.engines import (
+    SOURCE_INDEX,
+    SOURCE_ROW,
+    NumberedParquet,
+    Queries,
+    SqlEngine,
+    sql_engine,
+)
+from offline_rl.data.rule_queries import distinct_query, signals_query
+from offline_rl.data.summary import LogSummary
 from offline_rl.data.validation import (
-    ROW,
-    SOURCE,
-    TableValidator,
+    IdTypes,
+    accepted_dtype,
     cast_to_canonical,
+    check_rows,
+    first_context_length,
     missing_columns,
 )
 from offline_rl.errors import SchemaError
@@ -34,13 +48,13 @@ from offline_rl.schema import (
     ACTIONS_TABLE,
     DEFAULT_FEEDBACK_VOCABULARY,
     LOG_TABLE,
+    RuleInputs,
     Table,
     vocabulary_from_metadata,
 )
 
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
-_BATCH_ROWS = 262_144
 
 
 def resolve_sources(source: Source) -> list[Path]:
@@ -98,53 +112,126 @@ def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None,
     SchemaError
         The first rule broken, naming file, column, row, value, rule and expectation.
     """
-    columns, batches = _validated_batches(resolve_sources(source), vocabulary, table)
-    logs = pl.concat(list(batches), how="vertical", rechunk=False)
-    return logs.select(columns)
+    logs = _log_input(resolve_sources(source), vocabulary, in_memory=True, table=table)
+    with sql_engine("duckdb").open({"logs": logs.view}) as queries:
+        logs.check(queries)
+    return logs.view.select(logs.columns)
 
 
-def validate_logs(source: Source, *, vocabulary: Sequence[str] | None = None) -> LogSummary:
-    """Check every rule on ``source`` in bounded memory (batch by batch) and summarize it.
+def validate_logs(
+    source: Source, *, vocabulary: Sequence[str] | None = None, engine: str | SqlEngine = "duckdb"
+) -> LogSummary:
+    """Check every rule on ``source`` on ``engine`` and summarize it.
 
-    Only the ``event_id`` column of all rows is held at once (for the uniqueness rule), so
-    tens of millions of events validate in a few hundred MiB.
+    Typed Parquet files are checked where the engine reads them (DuckDB streams them in
+    bounded memory, Spark on its executors); only counts and, for a broken rule, its first
+    row come back.
     """
-    paths = resolve_sources(source)
-    _, batches = _validated_batches(paths, vocabulary)
-    counter = LogCounter()
-    for batch in batches:
-        counter.add(batch)
-    return counter.summary(files=len(paths))
+    logs = _log_input(resolve_sources(source), vocabulary)
+    with sql_engine(engine).open({"logs": logs.view}) as queries:
+        rows = logs.check(queries)
+        signals = {row["feedback"]: row["events"] for row in queries.run(signals_query(), {}).to_pylist()}
+        distinct = queries.run(distinct_query(), {}).to_pylist()[0]
+    return LogSummary.of(
+        rows=rows, users=distinct["users"], actions=distinct["actions"], signals=signals, files=len(logs.paths)
+    )
 
 
-def _validated_batches(
-    paths: list[Path], vocabulary: Sequence[str] | None, table: Table = LOG_TABLE
-) -> tuple[list[str], Iterator[pl.DataFrame]]:
-    """The canonical columns every file has, and the checked batches of all files in order.
+@dataclass(frozen=True, kw_only=True)
+class CheckedLogs:
+    """Validated logs as the SQL jobs take them, with their row count and signals."""
 
-    The iterator raises at its end for the rules that need every row (non-empty input,
-    unique ``event_id``).
-    """
+    table: list[Path] | pl.DataFrame
+    """The Parquet paths (typed files, never read in this process) or the canonical frame."""
+    rows: int
+    signals: list[str]
+    """The feedback signals present, sorted."""
+
+
+def checked_logs(
+    source: Source, *, vocabulary: Sequence[str] | None = None, engine: str | SqlEngine = "duckdb"
+) -> CheckedLogs:
+    """Validate ``source`` on ``engine`` and hand it over as the SQL jobs read it."""
+    logs = _log_input(resolve_sources(source), vocabulary)
+    with sql_engine(engine).open({"logs": logs.view}) as queries:
+        rows = logs.check(queries)
+        signals = sorted(row["feedback"] for row in queries.run(signals_query(), {}).to_pylist())
+    table = list(logs.paths) if isinstance(logs.view, NumberedParquet) else logs.view.select(logs.columns)
+    return CheckedLogs(table=table, rows=rows, signals=signals)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LogInput:
+    """Logs whose headers passed, ready for the rule queries."""
+
+    paths: list[Path]
+    view: NumberedParquet | pl.DataFrame
+    columns: list[str]
+    inputs: RuleInputs
+    table: Table
+
+    def check(self, queries: Queries) -> int:
+        return check_rows(
+            queries, self.table, sources=[str(path) for path in self.paths], columns=self.columns,
+            inputs=self.inputs,
+        )
+
+
+@dataclass(frozen=True)
+class _Header:
+    path: Path
+    names: list[str]
+    dtypes: dict[str, pl.DataType]
+    vocabulary: tuple[str, ...] | None
+    rows: int | None
+    typed: bool
+    """Every canonical column is stored typed: the engine reads the file as is."""
+
+
+def _log_input(
+    paths: list[Path], vocabulary: Sequence[str] | None, *, in_memory: bool = False, table: Table = LOG_TABLE
+) -> _LogInput:
+    """Check every file's header; keep typed Parquet files as paths for the engine (unless
+    ``in_memory``), else read and cast every file here into one frame."""
     headers = [_read_header(path, table) for path in paths]
+    ids = IdTypes()
+    for header in headers:
+        ids.check(header.dtypes, str(header.path))
     declared: list[str] = []
-    for _, file_vocabulary in headers:
-        declared.extend(name for name in (file_vocabulary or ()) if name not in declared)
+    for header in headers:
+        declared.extend(name for name in (header.vocabulary or ()) if name not in declared)
     if vocabulary is None:
         vocabulary = tuple(declared) or DEFAULT_FEEDBACK_VOCABULARY
     columns = [
         column.name
         for column in table.columns
-        if column.required or all(column.name in names for names, _ in headers)
+        if column.required or all(column.name in header.names for header in headers)
     ]
-    validator = TableValidator(table, vocabulary=vocabulary)
+    if not in_memory and all(header.typed for header in headers):
+        inputs = RuleInputs(context_length=_first_parquet_context_length(headers), vocabulary=tuple(vocabulary))
+        return _LogInput(
+            paths=paths, view=NumberedParquet([str(path) for path in paths]), columns=columns, inputs=inputs,
+            table=table,
+        )
+    frames = [
+        cast_to_canonical(_read_table(path, table), table, str(path), index=index).select(
+            *columns, SOURCE_INDEX, SOURCE_ROW
+        )
+        for index, path in enumerate(paths)
+    ]
+    frame = pl.concat(frames, how="vertical", rechunk=False)
+    inputs = RuleInputs(context_length=first_context_length(frame), vocabulary=tuple(vocabulary))
+    return _LogInput(paths=paths, view=frame, columns=columns, inputs=inputs, table=table)
 
-    def batches() -> Iterator[pl.DataFrame]:
-        for path in paths:
-            for batch in _read_batches(path, table):
-                yield validator.check(batch.select([*columns, SOURCE, ROW]), str(path)).select(columns)
-        validator.finish(list(map(str, paths)))
 
-    return columns, batches()
+def _first_parquet_context_length(headers: list[_Header]) -> int:
+    """The context length of the first row of the first file that has rows."""
+    for header in headers:
+        if header.rows:
+            batch = next(pq.ParquetFile(header.path).iter_batches(batch_size=1, columns=["context"]))
+            first = batch.column(0)[0].as_py()
+            return len(first) if first is not None else 0
+    return 0
 
 
 def load_actions(path: str | os.PathLike[str]) -> pl.DataFrame:
@@ -195,32 +282,27 @@ def _read_table(path: Path, table: Table) -> pl.DataFrame:
     raise SchemaError(f"{path}: unsupported file type; expected .parquet, .csv or .csv.gz")
 
 
-def _read_header(path: Path, table: Table = LOG_TABLE) -> tuple[list[str], tuple[str, ...] | None]:
-    """Column names and declared vocabulary of one log file, without reading its rows."""
+def _read_header(path: Path, table: Table = LOG_TABLE) -> _Header:
+    """Column names, dtypes, declared vocabulary and row count of one log file, checked: every
+    required column present with an accepted dtype. A Parquet file's rows are not read."""
     if _is_parquet(path):
         try:
-            schema = pq.read_schema(path)
+            parquet = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as error:
             raise _read_parquet_error(path, error) from error
-        names, vocabulary = list(schema.names), vocabulary_from_metadata(schema.metadata)
+        schema = parquet.schema_arrow
+        names, rows = list(schema.names), parquet.metadata.num_rows
+        dtypes = dict(pl.from_arrow(schema.empty_table()).schema)
+        vocabulary = vocabulary_from_metadata(schema.metadata)
     else:
-        names, vocabulary = _read_table(path, table).columns, None
+        frame = _read_table(path, table)
+        names, rows, dtypes, vocabulary = frame.columns, frame.height, dict(frame.schema), None
     missing_columns(names, table, str(path))
-    return names, vocabulary
-
-
-def _read_batches(path: Path, table: Table) -> Iterator[pl.DataFrame]:
-    """Batches of one file cast to canonical types, each with its file name and 0-based rows."""
-    if _is_parquet(path):
-        # pre_buffer=False: with it, pyarrow keeps every read row group's raw bytes until the
-        # file closes, so memory grows with the file (1.2 GiB held at 10M events).
-        parquet = pq.ParquetFile(path, pre_buffer=False)
-        names = {column.name for column in table.columns}
-        wanted = [name for name in parquet.schema_arrow.names if name in names]
-        offset = 0
-        for record_batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=wanted):
-            frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
-            yield cast_to_canonical(frame, table, str(path), offset)
-            offset += frame.height
-    else:
-        yield cast_to_canonical(_read_table(path, table), table, str(path))
+    typed = _is_parquet(path)
+    canonical: dict[str, pl.DataType] = {}
+    for column in table.columns:
+        if column.name in dtypes:
+            stored_typed = accepted_dtype(column, dtypes[column.name], str(path))
+            typed = typed and stored_typed
+            canonical[column.name] = column.type.canonical(dtypes[column.name]) if stored_typed else pl.String
+    return _Header(path=path, names=names, dtypes=canonical, vocabulary=vocabulary, rows=rows, typed=typed)

@@ -1,7 +1,7 @@
 """``prepare``: raw logs -> the Parquet tables the learners train on.
 
-Validates the logs once (files batch by batch, in-memory frames whole: every entry point
-checks the same rules, :mod:`offline_rl.data.validation`), drops nothing but what staging
+Validates the logs once, on the engine that runs the jobs (every entry point checks the same
+rules, :mod:`offline_rl.data.validation`), drops nothing but what staging
 drops (the hidden ``reward``), and runs the marts ``ik_training_set`` (IGL-P) and
 ``user_trajectories`` (QR-IQL) with the parameters of :class:`PrepareConfig`. Outputs are
 written atomically.
@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from offline_rl.config import Config, Integer, Optional, Real, Rule, Strings
-from offline_rl.data.engines import SqlEngine
-from offline_rl.data.loading import Source, load_logs, resolve_sources, validate_logs
+from offline_rl.data.engines import SqlEngine, sql_engine
+from offline_rl.data.loading import CheckedLogs, Source, checked_logs
 from offline_rl.data.sql_jobs import run_sql_job, write_sql_job
 from offline_rl.data.validation import validate_log_frame
 
@@ -110,31 +110,17 @@ def signal_responses(
     )
 
 
-@dataclass(frozen=True)
-class _ValidatedLogs:
-    """Validated logs as the SQL runner takes them: Parquet paths (streamed by DuckDB) or a
-    frame in canonical types; with the signals seen and the row count."""
-
-    table: list[Path] | pl.DataFrame
-    signals: list[str]
-    rows: int
-
-
-def _validated(logs: Source | pl.DataFrame, vocabulary: Sequence[str] | None) -> _ValidatedLogs:
-    """Validate ``logs`` once, in bounded memory for Parquet files."""
+def _validated(
+    logs: Source | pl.DataFrame, vocabulary: Sequence[str] | None, engine: str | SqlEngine = "duckdb"
+) -> CheckedLogs:
+    """Validate ``logs`` once, on ``engine``: typed Parquet files where the engine reads them."""
     if isinstance(logs, pl.DataFrame):
-        frame = validate_log_frame(logs, vocabulary=vocabulary)
-    else:
-        paths = resolve_sources(logs)
-        if all(path.name.lower().endswith(".parquet") for path in paths):
-            # Validated batch by batch here; DuckDB then streams the files (bounded memory).
-            summary = validate_logs(paths, vocabulary=vocabulary)
-            return _ValidatedLogs(paths, sorted(summary.signals), summary.rows)
-        frame = load_logs(paths, vocabulary=vocabulary)
-    return _ValidatedLogs(frame, frame["feedback"].unique().sort().to_list(), frame.height)
+        frame = validate_log_frame(logs, vocabulary=vocabulary, engine=engine)
+        return CheckedLogs(table=frame, rows=frame.height, signals=frame["feedback"].unique().sort().to_list())
+    return checked_logs(logs, vocabulary=vocabulary, engine=engine)
 
 
-def _views(logs: _ValidatedLogs, config: PrepareConfig) -> dict[str, object]:
+def _views(logs: CheckedLogs, config: PrepareConfig) -> dict[str, object]:
     """The logical tables the marts read: the logs and the signal -> response map."""
     return {"logs": logs.table,
             "signal_responses": signal_responses(logs.signals, config.negative_signals, config.positive_signals)}
@@ -154,13 +140,15 @@ def prepare(
     ``engine`` runs the SQL jobs: ``"duckdb"`` (in this process), ``"spark"`` (``local[2]``)
     or an engine from :func:`offline_rl.data.engines.sql_engine` (e.g. another Spark master).
 
-    Parquet inputs are validated batch by batch and then streamed by DuckDB, so memory stays
-    bounded however many events there are; CSV inputs and in-memory frames are read whole.
-    An in-memory frame's feedback is checked against ``vocabulary`` only when one is given.
-    Nothing is written when validation fails.
+    Validation runs on the same engine: typed Parquet inputs are checked by aggregate queries
+    where the engine reads them and then streamed into the marts, so nothing but counts
+    comes back to this process and memory stays bounded however many events there are; CSV
+    inputs and in-memory frames are read whole. An in-memory frame's feedback is checked
+    against ``vocabulary`` only when one is given. Nothing is written when validation fails.
     """
     config = config or PrepareConfig()
-    validated = _validated(logs, vocabulary)
+    engine = sql_engine(engine)
+    validated = _validated(logs, vocabulary, engine)
     # Only user_trajectories maps signals to responses (and refuses undeclared ones).
     views = _views(validated, config) if "user_trajectories" in marts else {"logs": validated.table}
     out = Path(out_dir)

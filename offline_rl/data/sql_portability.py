@@ -37,8 +37,8 @@ an ordered aggregate                    ``LIST(x ORDER BY k)`` becomes ``COLLECT
 ``quantile``/``percentile_cont``        interpolation (or to ``PERCENTILE_APPROX``).
 ``len(list)``                           Becomes Spark's ``LENGTH``, a string length. Use
                                         ``array_length(list)``.
-``list_sum``, ``list_slice``,           Reach Spark untranslated (no such functions there).
-``array_slice``, slicing ``xs[1:2]``
+``list_slice``, ``array_slice``,        Reach Spark untranslated (no such functions there).
+slicing ``xs[1:2]``
 lambdas (``x -> e``, ``lambda x: e``),  DuckDB 2 wants ``lambda x: e`` and reads ``->`` as a
 any ``->``                              JSON path; Spark wants ``x -> e``.
 a function sqlglot does not know        It reaches Spark as written, untranslated and
@@ -47,6 +47,11 @@ a function sqlglot does not know        It reaches Spark as written, untranslate
 anything but one SELECT; table          A model is one SELECT over logical table names that
 functions (``read_parquet``)            the runner registers; the engine does the I/O.
 ======================================  =================================================
+
+Rewritten by the Spark engine (:data:`~offline_rl.data.engines.spark_engine.SPARK_REWRITES`,
+each measured on both engines): ``list_sum``, ``list_count``, ``list_element`` (Spark has
+none of them) and ``list_distinct``/``array_distinct`` (DuckDB drops NULL elements, Spark
+keeps one).
 
 What is portable (also measured): QUALIFY, ``$name`` parameters (``:name`` on Spark; window
 frames bound by a parameter need Spark >= 4), struct literals, ``GROUP BY ALL``, ``list_sort``,
@@ -63,6 +68,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
+
+from offline_rl.data.engines.spark_engine import SPARK_REWRITES
 
 _EPOCH = (
     "DuckDB's epoch functions keep fractions of a second where sqlglot's Spark translation "
@@ -90,7 +97,6 @@ REFUSED_FUNCTIONS: dict[str, str] = {
     "percentile_cont": _QUANTILE,
     "percentile_disc": _QUANTILE,
     "len": "len(list) becomes Spark's LENGTH, a string length; use array_length(list)",
-    "list_sum": _UNTRANSLATED,
     "list_slice": _UNTRANSLATED + "; slicing is refused too",
     "array_slice": _UNTRANSLATED + "; slicing is refused too",
 }
@@ -181,7 +187,7 @@ def _token_issues(sql: str, source: str) -> Iterator[PortabilityIssue]:
 def _tree_issues(tree: exp.Expression, source: str) -> Iterator[PortabilityIssue]:
     for node in tree.walk():
         line = _line(node)
-        if isinstance(node, exp.Anonymous) and node.name.lower() not in SAME_ON_BOTH_ENGINES:
+        if isinstance(node, exp.Anonymous) and node.name.lower() not in SAME_ON_BOTH_ENGINES | set(SPARK_REWRITES):
             if node.name.lower() not in REFUSED_FUNCTIONS:
                 yield PortabilityIssue(
                     source, line, f"{node.name}()",

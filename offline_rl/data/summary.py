@@ -1,7 +1,8 @@
 """Counts of validated logs: rows, users, actions, signals (what ``offline-rl validate`` prints).
 
-One implementation for a whole frame (:func:`summarize_logs`) and for logs streamed batch by
-batch (:class:`LogCounter`, used by :func:`offline_rl.data.loading.validate_logs`).
+Counted in memory for a frame (:func:`summarize_logs`, :class:`LogCounter`), or on a SQL
+engine by :func:`offline_rl.data.loading.validate_logs`, which builds the same
+:class:`LogSummary` from the engine's counts (:meth:`LogSummary.of`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ class LogSummary:
     actions: int
     signals: dict[str, int]
     files: int
+
+    @classmethod
+    def of(cls, *, rows: int, users: int, actions: int, signals: dict[str, int], files: int) -> LogSummary:
+        """The summary of these counts, ``signals`` put in the summary's order."""
+        ordered = dict(sorted(signals.items(), key=lambda item: (-item[1], item[0])))
+        return cls(rows=rows, users=users, actions=actions, signals=ordered, files=files)
 
     def line(self) -> str:
         shown = list(self.signals.items())[:_SIGNALS_SHOWN]
@@ -58,12 +65,11 @@ class LogCounter:
         return self
 
     def summary(self, *, files: int) -> LogSummary:
-        ordered = dict(sorted(self.signals.items(), key=lambda item: (-item[1], item[0])))
-        return LogSummary(
+        return LogSummary.of(
             rows=self.rows,
             users=0 if self.users is None else self.users.len(),
             actions=0 if self.actions is None else self.actions.len(),
-            signals=ordered,
+            signals=self.signals,
             files=files,
         )
 

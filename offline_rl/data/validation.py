@@ -1,43 +1,62 @@
-"""Check a canonical table once, at the boundary: cast its columns, then check every row rule.
+"""Check a canonical table once, at the boundary: cast what is text, then check every row rule
+on a SQL engine.
 
-Every entry point goes through :class:`TableValidator`: files read batch by batch
-(:func:`offline_rl.data.loading.load_logs`, :func:`~offline_rl.data.loading.validate_logs`),
-in-memory frames (:func:`validate_log_frame`, which ``prepare`` and the in-memory marts call),
-and a prepared ``ik_training_set`` (:func:`validate_ik_training_set`, which ``fit-igl``
-calls). The tables, their accepted dtypes and their rules are declared in
-:mod:`offline_rl.schema`; this module applies them.
+Two steps, whatever the entry point (files read by :mod:`offline_rl.data.loading`, in-memory
+frames through :func:`validate_log_frame`, a prepared ``ik_training_set`` through
+:func:`validate_ik_training_set`):
+
+1. **Types, here.** Every required column present with a dtype the table accepts; text parsed
+   where the table allows it (CSV, or string columns in a Parquet file: JSON lists and ISO
+   8601 times), a cell that does not parse named by its row (:func:`cast_to_canonical`).
+   Parquet columns already typed are not read here at all.
+2. **Rows, on the engine.** :func:`check_rows` runs the queries of
+   :mod:`offline_rl.data.rule_queries` on DuckDB (in this process) or Spark (on a cluster):
+   one aggregate pass counts, for every rule, the rows that break it and finds the first of
+   them; a second counts repeated ``event_id``; only when a rule is broken is its first row
+   fetched to show its value. Nothing but counts and that one row comes back to this
+   process, so a billion-row night is checked where it lies.
 
 The first rule broken raises one :class:`~offline_rl.errors.SchemaError` that names the
 source (file), the column, the row (0-based data row within that file) with its
-``event_id``, the value, the rule, and what was expected. Checks, in order:
+``event_id``, the value, the rule, what was expected and how many rows break it. Rules are
+checked in this order, and within a rule the first row in file order, then row order, is
+reported:
 
 1. the input holds at least one row;
-2. every required column is present with an accepted dtype;
-3. required columns hold no nulls;
-4. ``ts`` strings parse as timestamps (ISO 8601; naive times are taken as UTC);
+2. every required column is present with an accepted dtype, and ``event_id``/``user_id``
+   have one id type across files;
+3. ``ts`` strings parse as timestamps (ISO 8601; naive times are UTC) and JSON lists decode;
+4. required columns hold no nulls (in column order);
 5. the table's row rules, in their declared order (for logs: propensity in (0, 1];
    ``candidate_actions`` a non-empty set; ``action`` among them; ``action_probs``, when
    present, one probability in [0, 1] per candidate, summing to 1 and agreeing with
-   ``propensity``; equal ``context`` lengths; ``feedback`` in the declared vocabulary);
+   ``propensity``; every ``context`` as long as the first row's; ``feedback`` in the declared
+   vocabulary);
 6. ``event_id`` is unique across all files.
 
-Memory stays bounded: across batches only ``event_id`` (with its file and row, to report a
-duplicate), the id dtypes and the first row's context length are kept.
+The rules themselves are declared once, as SQL expressions, in :mod:`offline_rl.schema`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from offline_rl.data.engines import SOURCE_INDEX, SOURCE_ROW, Queries, SqlEngine, sql_engine
+from offline_rl.data.rule_queries import (
+    ROWS_PER_FILE,
+    first_repeat_query,
+    repeats_query,
+    row_query,
+    violations_query,
+)
 from offline_rl.errors import SchemaError
 from offline_rl.schema import (
     EVENT_ID_UNIQUE,
     IK_TRAINING_SET_TABLE,
     LOG_TABLE,
-    NO_NULLS,
     STRING_DTYPES,
     TEXT_JSON_LIST,
     TEXT_TIMESTAMP,
@@ -48,43 +67,69 @@ from offline_rl.schema import (
     Table,
 )
 
-#: Helper columns every batch carries: the source it came from and its 0-based row there.
-SOURCE = "__source_file"
-ROW = "__source_row"
-
 #: How an in-memory frame is named in messages.
 IN_MEMORY = "in-memory frame"
 
-_IDS = ("event_id", "user_id")
+#: The id columns that must have one type across files.
+ID_COLUMNS = ("event_id", "user_id")
 
 
-# ------------------------------------------------------------------------------------ casting
-def cast_to_canonical(frame: pl.DataFrame, table: Table, source: str, offset: int = 0) -> pl.DataFrame:
-    """``frame`` with each of ``table``'s columns cast to its canonical dtype, plus the
-    :data:`SOURCE` and :data:`ROW` columns (rows numbered from ``offset``).
+# ------------------------------------------------------------------------------------ types
+def accepted_dtype(column: Column, dtype: pl.DataType, source: str) -> bool:
+    """Whether ``column`` holding ``dtype`` is read as is (True) or parsed from text (False).
 
-    Raises :class:`SchemaError` for a column whose dtype the table does not accept, or a
-    JSON-list cell that does not decode.
+    Raises :class:`SchemaError` for a dtype the table does not accept.
     """
-    # The source as a categorical: one code per row instead of one string per row.
-    frame = frame.with_row_index(ROW, offset=offset).with_columns(
-        pl.lit(source, dtype=pl.Categorical).alias(SOURCE)
+    if column.type.canonical(dtype) is not None:
+        return True
+    if isinstance(dtype, STRING_DTYPES) and column.type.text in (TEXT_TIMESTAMP, TEXT_JSON_LIST):
+        return False
+    raise SchemaError(f"{source}: column {column.name!r} has dtype {dtype}; expected {column.type.words}")
+
+
+def cast_to_canonical(frame: pl.DataFrame, table: Table, source: str, *, index: int = 0) -> pl.DataFrame:
+    """``frame`` with each of ``table``'s columns cast to its canonical dtype, text parsed,
+    plus :data:`~offline_rl.data.engines.SOURCE_INDEX` (``index``) and
+    :data:`~offline_rl.data.engines.SOURCE_ROW` (0-based row) columns.
+
+    Raises :class:`SchemaError` for a column whose dtype the table does not accept, a
+    JSON-list cell that does not decode, or a ``ts`` string that does not parse.
+    """
+    frame = frame.with_columns(
+        pl.lit(index, dtype=pl.Int64).alias(SOURCE_INDEX), pl.int_range(pl.len(), dtype=pl.Int64).alias(SOURCE_ROW)
     )
     casts = [_cast(frame, column, source) for column in table.columns if column.name in frame.columns]
-    return frame.with_columns(casts)
+    frame = frame.with_columns(casts)
+    for column in table.columns:
+        if column.type.text == TEXT_TIMESTAMP and frame.schema.get(column.name) == pl.String:
+            frame = _parse_timestamps(frame, column.name, source)
+    return frame
 
 
 def _cast(frame: pl.DataFrame, column: Column, source: str) -> pl.Expr:
     dtype = frame.schema[column.name]
-    target = column.type.canonical(dtype)
-    if target is not None:
-        return pl.col(column.name).cast(target)
-    if isinstance(dtype, STRING_DTYPES) and column.type.text == TEXT_TIMESTAMP:
-        # Parsed by the validator, so that a bad value names its row and event_id.
-        return pl.col(column.name).cast(pl.String)
-    if isinstance(dtype, STRING_DTYPES) and column.type.text == TEXT_JSON_LIST:
-        return _decode_json_lists(frame, column, source)
-    raise SchemaError(f"{source}: column {column.name!r} has dtype {dtype}; expected {column.type.words}")
+    if accepted_dtype(column, dtype, source):
+        return pl.col(column.name).cast(column.type.canonical(dtype))
+    if column.type.text == TEXT_TIMESTAMP:
+        return pl.col(column.name).cast(pl.String)  # parsed next, naming a bad row's event_id
+    return _decode_json_lists(frame, column, source)
+
+
+def _parse_timestamps(frame: pl.DataFrame, name: str, source: str) -> pl.DataFrame:
+    """``name`` parsed from ISO 8601 strings (naive times are UTC); a string that does not
+    parse is reported with its row and ``event_id`` (a null is left to the null rule)."""
+    parsed = pl.col(name).str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+    unparsed = frame.filter(pl.col(name).is_not_null() & parsed.is_null())
+    if unparsed.height:
+        first = unparsed.row(0, named=True)
+        rule, expected = TIMESTAMP_PARSES
+        more = f" ({unparsed.height} rows break this rule)" if unparsed.height > 1 else ""
+        event_id = first.get("event_id")
+        raise SchemaError(
+            f"{source}: column {name!r}, row {first[SOURCE_ROW]} (event_id={event_id!r}): value "
+            f"{first[name]!r} breaks the rule {rule}; expected {expected}{more}"
+        )
+    return frame.with_columns(parsed)
 
 
 def _decode_json_lists(frame: pl.DataFrame, column: Column, source: str) -> pl.Expr:
@@ -92,7 +137,7 @@ def _decode_json_lists(frame: pl.DataFrame, column: Column, source: str) -> pl.E
     name, target = column.name, column.type.list_dtype
     as_floats = pl.col(name).str.json_decode(pl.List(pl.Float64))
     try:
-        decoded = frame.select(as_floats.alias("decoded"), pl.col(name).alias("raw"), ROW)
+        decoded = frame.select(as_floats.alias("decoded"), pl.col(name).alias("raw"), SOURCE_ROW)
     except pl.exceptions.PolarsError:
         row, value = _first_undecodable_row(frame, name)
         raise SchemaError(
@@ -104,7 +149,7 @@ def _decode_json_lists(frame: pl.DataFrame, column: Column, source: str) -> pl.E
         if fractional.height:
             row = fractional.row(0, named=True)
             raise SchemaError(
-                f"{source}: column {name!r}, row {row[ROW]}: value {row['raw']!r} holds a "
+                f"{source}: column {name!r}, row {row[SOURCE_ROW]}: value {row['raw']!r} holds a "
                 f"non-integer; expected {target}"
             )
     return as_floats.cast(target)
@@ -131,106 +176,111 @@ def missing_columns(names: Sequence[str], table: Table, source: str) -> None:
         )
 
 
-# ------------------------------------------------------------------------------------ rules
-class TableValidator:
-    """Checks batches of one table in turn, keeping only what the cross-batch rules need.
+class IdTypes:
+    """The canonical dtype of each id column, from the first source that has it."""
 
-    Parameters
-    ----------
-    table
-        The table declaration (:data:`~offline_rl.schema.LOG_TABLE`, ...).
-    vocabulary
-        The feedback signals allowed; ``None`` skips the vocabulary rule.
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[pl.DataType, str]] = {}
 
-    Use :meth:`check` on each batch (cast by :func:`cast_to_canonical`), then :meth:`finish`.
-    """
-
-    def __init__(self, table: Table, *, vocabulary: Sequence[str] | None) -> None:
-        self.table = table
-        self.vocabulary = tuple(vocabulary) if vocabulary is not None else None
-        self.rows = 0
-        self._context_length: int | None = None
-        self._id_types: dict[str, tuple[pl.DataType, str]] = {}
-        self._event_ids: list[pl.DataFrame] = []
-
-    def check(self, batch: pl.DataFrame, source: str) -> pl.DataFrame:
-        """Check every per-row rule on ``batch``; return it with ``ts`` strings parsed."""
-        self._check_id_types(batch, source)
-        nulls = [
-            RowRule(name, NO_NULLS, f"a {self.table.column(name).type.words}", lambda _, name=name: pl.col(name).is_null())
-            for name in self.table.required
-        ]
-        _report_first_failure(batch, nulls, None)
-        batch = self._parse_timestamps(batch)
-        if self._context_length is None and batch.height and "context" in batch.columns:
-            self._context_length = batch["context"].list.len()[0]
-        inputs = RuleInputs(context_length=self._context_length or 0, vocabulary=self.vocabulary)
-        rules = [rule for rule in self.table.rules if all(name in batch.columns for name in rule.needs)]
-        _report_first_failure(batch, rules, inputs)
-        self.rows += batch.height
-        self._event_ids.append(batch.select("event_id", SOURCE, ROW))
-        return batch
-
-    def finish(self, sources: Sequence[str]) -> None:
-        """The checks that need every batch: a non-empty input and unique ``event_id``."""
-        if self.rows == 0:
-            raise SchemaError(f"empty input: {', '.join(map(str, sources))} hold no rows")
-        everything = pl.concat(self._event_ids, how="vertical")
-        rule, expected = EVENT_ID_UNIQUE
-        _report_first_failure(
-            everything, [RowRule("event_id", rule, expected, lambda _: ~pl.col("event_id").is_first_distinct())], None
-        )
-
-    def _check_id_types(self, batch: pl.DataFrame, source: str) -> None:
-        for name in _IDS:
-            if name not in batch.columns:
+    def check(self, dtypes: Mapping[str, pl.DataType], source: str) -> None:
+        """Raise when ``source``'s ids are of another type than an earlier source's."""
+        for name in ID_COLUMNS:
+            if name not in dtypes:
                 continue
-            dtype, first_source = self._id_types.setdefault(name, (batch.schema[name], source))
-            if batch.schema[name] != dtype:
+            dtype, first_source = self.seen.setdefault(name, (dtypes[name], source))
+            if dtypes[name] != dtype:
                 raise SchemaError(
-                    f"{source}: column {name!r} has dtype {batch.schema[name]} but {first_source} has "
+                    f"{source}: column {name!r} has dtype {dtypes[name]} but {first_source} has "
                     f"{dtype}; expected one id type across all files"
                 )
 
-    def _parse_timestamps(self, batch: pl.DataFrame) -> pl.DataFrame:
-        for column in self.table.columns:
-            if column.type.text != TEXT_TIMESTAMP or batch.schema.get(column.name) != pl.String:
-                continue
-            parsed = pl.col(column.name).str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
-            rule, expected = TIMESTAMP_PARSES
-            _report_first_failure(batch, [RowRule(column.name, rule, expected, lambda _, p=parsed: p.is_null())], None)
-            batch = batch.with_columns(parsed)
-        return batch
+
+# ------------------------------------------------------------------------------------ rows
+def first_context_length(frame: pl.DataFrame) -> int:
+    """The first row's context length (0 when there is none), which every row must match."""
+    if not frame.height or "context" not in frame.columns:
+        return 0
+    return int(frame["context"].list.len()[0] or 0)
 
 
-def _report_first_failure(frame: pl.DataFrame, rules: Sequence[RowRule], inputs: RuleInputs | None) -> None:
-    """Count every rule's violations in one pass; raise for the first rule that has any."""
-    masks = [(rule, rule.broken(inputs)) for rule in rules]
-    masks = [(rule, mask.fill_null(True)) for rule, mask in masks if mask is not None]
-    if not masks:
-        return
-    derived = {name: function for rule, _ in masks for name, function in rule.derived.items()}
-    if derived:
-        frame = frame.with_columns([function(frame).alias(name) for name, function in derived.items()])
-    counts = frame.lazy().select([mask.sum().alias(str(index)) for index, (_, mask) in enumerate(masks)]).collect().row(0)
-    for (rule, mask), count in zip(masks, counts, strict=True):
-        if not count:
-            continue
-        value = rule.value if rule.value is not None else pl.col(rule.column)
-        first = (
-            frame.lazy()
-            .filter(mask)
-            .select(SOURCE, ROW, "event_id", value.alias("__value"))
-            .head(1)
-            .collect()
-            .row(0, named=True)
+def rules_to_check(table: Table, columns: Sequence[str], inputs: RuleInputs) -> list[RowRule]:
+    """The null rules, then the table's row rules that apply to ``columns`` and ``inputs``."""
+    rules = [rule for rule in table.null_rules if rule.column in columns]
+    rules.extend(
+        rule
+        for rule in table.rules
+        if all(name in columns for name in (rule.column, *rule.needs))
+        and (inputs.vocabulary is not None or not rule.needs_vocabulary)
+    )
+    return rules
+
+
+def check_rows(
+    queries: Queries,
+    table: Table,
+    *,
+    sources: Sequence[str],
+    columns: Sequence[str],
+    inputs: RuleInputs,
+) -> int:
+    """Check every row rule of ``table`` on the view ``logs``; return the number of rows.
+
+    Parameters
+    ----------
+    queries
+        An engine's :meth:`~offline_rl.data.engines.SqlEngine.open` over ``{"logs": rows}``,
+        the rows a :class:`~offline_rl.data.engines.NumberedParquet` or a frame carrying
+        :data:`~offline_rl.data.engines.SOURCE_INDEX` and :data:`~offline_rl.data.engines.SOURCE_ROW`.
+    sources
+        The name of each source, by index, as messages print it.
+    columns
+        The table's columns the rows hold (rules on absent optional columns are skipped).
+    inputs
+        The first row's context length and the vocabulary (``None`` skips that rule).
+
+    Raises
+    ------
+    SchemaError
+        For an empty input, or the first rule broken (named by its first row).
+    """
+    rules = rules_to_check(table, columns, inputs)
+    query = violations_query(rules)
+    counts = queries.run(query, _parameters(query, inputs)).to_pylist()[0]
+    if counts["unnumbered"]:
+        raise RuntimeError(
+            f"the engine could not tell the file of {counts['unnumbered']} rows, so validation "
+            f"cannot name their rows (sources: {list(sources)[:5]})"
         )
-        more = f" ({count} rows break this rule)" if count > 1 else ""
-        expected = rule.expectation(inputs) if inputs is not None else rule.expected
-        raise SchemaError(
-            f"{first[SOURCE]}: column {rule.column!r}, row {first[ROW]} (event_id={first['event_id']!r}): "
-            f"value {_show(first['__value'])} breaks the rule {rule.rule}; expected {expected}{more}"
-        )
+    if not counts["rows"]:
+        raise SchemaError(f"empty input: {', '.join(map(str, sources))} hold no rows")
+    for index, rule in enumerate(rules):
+        if counts[f"broken_{index}"]:
+            row = _row_at(queries, counts[f"first_{index}"])
+            _raise(rule, rule.shown(row), row, counts[f"broken_{index}"], sources, inputs)
+    repeats = queries.run(repeats_query(), {}).to_pylist()[0]["repeats"]
+    if repeats:
+        row = _row_at(queries, queries.run(first_repeat_query(), {}).to_pylist()[0]["first"])
+        rule, expected = EVENT_ID_UNIQUE
+        _raise(RowRule("event_id", rule, expected, "FALSE"), row["event_id"], row, repeats, sources, inputs)
+    return int(counts["rows"])
+
+
+def _parameters(query: str, inputs: RuleInputs) -> dict[str, object]:
+    return {name: value for name, value in inputs.parameters().items() if f"${name}" in query}
+
+
+def _row_at(queries: Queries, position: int) -> dict:
+    index, row = divmod(int(position), ROWS_PER_FILE)
+    return queries.run(row_query(), {"source_index": index, "source_row": row}).to_pylist()[0]
+
+
+def _raise(rule: RowRule, value, row: Mapping, count: int, sources: Sequence[str], inputs: RuleInputs) -> None:
+    more = f" ({count} rows break this rule)" if count > 1 else ""
+    raise SchemaError(
+        f"{sources[row[SOURCE_INDEX]]}: column {rule.column!r}, row {row[SOURCE_ROW]} "
+        f"(event_id={row.get('event_id')!r}): value {_show(value)} breaks the rule {rule.rule}; "
+        f"expected {rule.expectation(inputs)}{more}"
+    )
 
 
 def _show(value) -> str:
@@ -246,21 +296,29 @@ def validate_frame(
     *,
     vocabulary: Sequence[str] | None = None,
     source: str | os.PathLike[str] = IN_MEMORY,
+    engine: str | SqlEngine = "duckdb",
 ) -> pl.DataFrame:
     """Check an in-memory ``frame`` against ``table``; return its columns cast to canonical types.
 
     The result holds the table's columns present in ``frame``, in the table's order (other
     columns are dropped). ``source`` names the frame in messages (a file path where it
-    came from one); rows are numbered from 0.
+    came from one); rows are numbered from 0. The rows are checked on ``engine`` (DuckDB
+    reads the frame in place; Spark receives it from this process).
     """
     if not isinstance(frame, pl.DataFrame):
         raise TypeError(f"expected a polars DataFrame of {table.name}; got {type(frame).__name__}")
     source = str(source)
     missing_columns(frame.columns, table, source)
-    validator = TableValidator(table, vocabulary=vocabulary)
-    checked = validator.check(cast_to_canonical(frame, table, source), source)
-    validator.finish([source])
-    return checked.select([column.name for column in table.columns if column.name in frame.columns])
+    columns = [column.name for column in table.columns if column.name in frame.columns]
+    typed = cast_to_canonical(frame.select(columns), table, source)
+    inputs = RuleInputs(context_length=first_context_length(typed), vocabulary=_vocabulary(vocabulary))
+    with sql_engine(engine).open({"logs": typed}) as queries:
+        check_rows(queries, table, sources=[source], columns=columns, inputs=inputs)
+    return typed.select(columns)
+
+
+def _vocabulary(vocabulary: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(vocabulary) if vocabulary is not None else None
 
 
 def validate_log_frame(
@@ -268,13 +326,14 @@ def validate_log_frame(
     *,
     vocabulary: Sequence[str] | None = None,
     source: str | os.PathLike[str] = IN_MEMORY,
+    engine: str | SqlEngine = "duckdb",
 ) -> pl.DataFrame:
     """Check in-memory logs against the canonical log schema; return them in canonical types.
 
     Every rule of :data:`~offline_rl.schema.LOG_TABLE` is checked; the feedback vocabulary
     only when ``vocabulary`` is given (a frame declares none).
     """
-    return validate_frame(frame, LOG_TABLE, vocabulary=vocabulary, source=source)
+    return validate_frame(frame, LOG_TABLE, vocabulary=vocabulary, source=source, engine=engine)
 
 
 def validate_ik_training_set(

@@ -6,6 +6,13 @@ user), ``c_bu`` — Poisson(1) or multinomial counts — and forms the resampled
 ratio estimators (SNIPS, NCIS, lift) included, is then *recomputed* from ``S*_b``; the
 reported point is the full-sample value, never the replicate mean.
 
+Poisson weights are counter-based (:func:`poisson_weights`): ``c_bu`` is a function of the
+seed, ``b`` and the unit's 64-bit key alone (a SplitMix64 stream per unit, its ``b``-th
+output inverted through the Poisson(1) CDF), never of the unit's position. So the replicates
+do not depend on the order of the units or on how rows were partitioned before being summed
+into them (:mod:`.partitioned`): a run on Spark and a run on one machine give the same
+intervals. Multinomial counts need every unit at once and use a seeded generator.
+
 Intervals: percentile, and BCa with the bias correction ``z0`` from the replicates and the
 acceleration from the empirical influence function (no jackknife loop, so it is cheap).
 
@@ -29,6 +36,8 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from offline_rl.evaluation.hashing import GOLDEN as _GOLDEN
+from offline_rl.evaluation.hashing import mix64, mix64_scalar
 from offline_rl.evaluation.statistics import Functional, functional_values, influence_values
 
 #: Largest number of float64 weights held at once (64 MiB).
@@ -83,6 +92,7 @@ def bootstrap_functionals(
     method: Literal["poisson", "multinomial"] = "poisson",
     confidence: float = 0.95,
     seed: int | np.random.Generator = 0,
+    unit_keys: np.ndarray | None = None,
 ) -> BootstrapResult:
     """Bootstrap every functional from one shared resample of the units.
 
@@ -104,6 +114,10 @@ def bootstrap_functionals(
         Two-sided nominal coverage, in (0, 1).
     seed
         Seed or generator; the same seed gives the same intervals.
+    unit_keys
+        ``(m,)`` uint64 keys of the units (:func:`.partitioned.unit_keys`, or block indices),
+        which seed each unit's Poisson weights; default: the unit's row, ``0 .. m - 1``. With
+        the same keys the units may come in any order. Ignored by ``"multinomial"``.
 
     Returns
     -------
@@ -112,7 +126,8 @@ def bootstrap_functionals(
     Notes
     -----
     Replicate sums are ``S* = C @ S`` with ``C`` the ``(B, m)`` weight matrix, computed in
-    chunks so that at most 64 MiB of weights exist at once.
+    chunks so that at most 64 MiB of weights exist at once. Independent data sets (``R``)
+    draw from independent streams (stream ``r`` of the seed).
     """
     units = np.asarray(units, dtype=np.float64)
     if units.ndim not in (2, 3):
@@ -128,8 +143,11 @@ def bootstrap_functionals(
     functionals = tuple(functionals)
     batched = units.ndim == 3
     batch = units if batched else units[None]
-    rng = np.random.default_rng(seed)
-    sums = replicate_sums(batch, n_replicates, method=method, rng=rng)  # (R, B, k)
+    if unit_keys is not None:
+        unit_keys = np.asarray(unit_keys, dtype=np.uint64)
+        if unit_keys.shape != (batch.shape[1],):
+            raise ValueError(f"Expected `unit_keys.shape == ({batch.shape[1]},)`, but found {unit_keys.shape}.")
+    sums = replicate_sums(batch, n_replicates, method=method, seed=seed, unit_keys=unit_keys)  # (R, B, k)
     point = functional_values(batch.sum(axis=1), functionals)  # (R, F)
     replicates = functional_values(sums, functionals)  # (R, B, F)
     alpha = 1.0 - confidence
@@ -164,7 +182,8 @@ def replicate_sums(
     n_replicates: int,
     *,
     method: Literal["poisson", "multinomial"] = "poisson",
-    rng: np.random.Generator,
+    seed: int | np.random.Generator = 0,
+    unit_keys: np.ndarray | None = None,
 ) -> np.ndarray:
     """Resampled column sums ``(R, B, k)`` of ``(R, m, k)`` units, one shared draw per replicate."""
     n_sets, m, k = units.shape
@@ -172,20 +191,17 @@ def replicate_sums(
     if m == 0:
         return out
     if method == "poisson":
-        if n_replicates * m <= _WEIGHT_BUDGET:
-            step = max(1, _WEIGHT_BUDGET // (n_replicates * m))
-            for start in range(0, n_sets, step):
-                stop = min(n_sets, start + step)
-                weights = poisson_one(rng, (stop - start, n_replicates, m))
-                out[start:stop] = weights @ units[start:stop]
-        else:
+        if isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(0, 1 << 63))
+        keys = np.arange(m, dtype=np.uint64) if unit_keys is None else unit_keys
+        for r in range(n_sets):
+            streams = unit_streams(keys, seed=seed, stream=r)
             step = max(1, _WEIGHT_BUDGET // n_replicates)
-            for r in range(n_sets):
-                for start in range(0, m, step):
-                    stop = min(m, start + step)
-                    weights = poisson_one(rng, (n_replicates, stop - start))
-                    out[r] += weights @ units[r, start:stop]
+            for start in range(0, m, step):
+                stop = min(m, start + step)
+                out[r] += poisson_weights_of(streams[start:stop], n_replicates) @ units[r, start:stop]
         return out
+    rng = np.random.default_rng(seed)
     step = max(1, _WEIGHT_BUDGET // m)
     for r in range(n_sets):
         for start in range(0, n_replicates, step):
@@ -211,24 +227,53 @@ def _poisson_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _THRESHOLDS, _TABLE, _AMBIGUOUS = _poisson_tables()
 #: The table with -1 where the top 16 bits do not settle the draw.
 _TABLE_OR_FLAG = np.where(_AMBIGUOUS, -1.0, _TABLE)
+#: Keeps the weight streams apart from the block hash of the same seed.
+_WEIGHT_SALT = 0x5EED5EED5EED5EED
+#: Replicates drawn from one 64-bit output (16 bits each).
+_LANES = 4
+#: Salts of the second hash that completes an ambiguous draw, one per lane.
+_LANE_SALTS = (0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89)
 
 
-def poisson_one(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Poisson(1) draws as float64, by exact inversion of the CDF at 32-bit resolution.
+def unit_streams(keys: np.ndarray, *, seed: int, stream: int = 0) -> np.ndarray:
+    """Each unit's SplitMix64 state for ``seed`` (and ``stream``, one per independent data
+    set): a hash of its key, so it does not depend on where the unit sits."""
+    salt = mix64_scalar(mix64_scalar(seed ^ _WEIGHT_SALT) + stream * _GOLDEN)
+    return mix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt))
 
-    A 65,536-entry table indexed by the top 16 bits of a uniform 32-bit integer settles all
-    but a fraction ~2e-4 of draws; for those only, the independent low 16 bits are drawn and
-    the full 32-bit integer is compared with the thresholds. Each ``P(X <= j)`` is
-    reproduced to within ``2**-32``. Several times faster than ``Generator.poisson``.
+
+def poisson_weights_of(streams: np.ndarray, n_replicates: int) -> np.ndarray:
+    """``(n_replicates, m)`` Poisson(1) weights of replicates ``0 .. n_replicates - 1`` for
+    units with these :func:`unit_streams`.
+
+    Replicate ``b`` of a unit reads the 16 bits ``48 - 16 (b % 4)`` and up of
+    ``mix64(state + (b // 4 + 1) * golden)``, the ``(b // 4)``-th output of SplitMix64 from
+    the unit's state (four replicates per output). A 65,536-entry table of the Poisson(1) CDF
+    indexed by those 16 bits settles all but ~2e-4 of the draws; for those, 16 more bits from
+    a second hash of the same output complete a 32-bit uniform that is compared with the
+    thresholds. Each ``P(X <= j)`` is reproduced to within ``2**-32``.
     """
-    high = rng.integers(0, 1 << 16, size=shape, dtype=np.uint16)
-    values = _TABLE_OR_FLAG[high]
-    ambiguous = np.flatnonzero(values < 0)  # the bucket straddles a threshold
+    m = streams.shape[0]
+    outputs = (n_replicates + _LANES - 1) // _LANES
+    counters = (np.arange(1, outputs + 1, dtype=np.uint64) * np.uint64(_GOLDEN))[:, None]
+    bits = mix64(streams[None, :] + counters)  # (outputs, m)
+    # Little-endian 16-bit words: word 3 - lane holds bits 48 - 16 lane and up.
+    words = bits.view(np.uint16).reshape(outputs, m, _LANES)[:, :, ::-1].transpose(0, 2, 1)
+    weights = np.take(_TABLE_OR_FLAG, words)  # (outputs, lane, m): replicate 4 output + lane
+    ambiguous = np.flatnonzero(weights < 0)  # the bucket straddles a threshold
     if ambiguous.size:
-        low = rng.integers(0, 1 << 16, size=ambiguous.size, dtype=np.uint64)
-        bits = (high.reshape(-1)[ambiguous].astype(np.uint64) << np.uint64(16)) | low
-        values.reshape(-1)[ambiguous] = np.searchsorted(_THRESHOLDS, bits, side="right")
-    return values
+        output, lane, unit = np.unravel_index(ambiguous, weights.shape)
+        salts = np.asarray(_LANE_SALTS, dtype=np.uint64)[lane]
+        extra = mix64(bits[output, unit] ^ salts) >> np.uint64(48)
+        uniform = (words[output, lane, unit].astype(np.uint64) << np.uint64(16)) | extra
+        weights.reshape(-1)[ambiguous] = np.searchsorted(_THRESHOLDS, uniform, side="right")
+    return weights.reshape(outputs * _LANES, m)[:n_replicates]
+
+
+def poisson_weights(keys: np.ndarray, n_replicates: int, *, seed: int, stream: int = 0) -> np.ndarray:
+    """``(n_replicates, m)`` Poisson(1) weights of the units with these keys: the weights
+    :func:`bootstrap_functionals` draws, a function of ``(seed, stream, replicate, key)``."""
+    return poisson_weights_of(unit_streams(keys, seed=seed, stream=stream), n_replicates)
 
 
 def _acceleration(units: np.ndarray, functionals: Sequence[Functional]) -> np.ndarray:

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from offline_rl.evaluation.estimators import weight_diagnostics
-from offline_rl.evaluation.reliability import effective_counts
-from offline_rl.evaluation.statistics import Functional, sum_by_label
+from offline_rl.evaluation.hashing import block_of, unit_keys
+from offline_rl.evaluation.partitioned import ResamplingUnits, units_from_unit_sums
+from offline_rl.evaluation.statistics import COUNT_COLUMN, Functional, sum_by_label
 
 ESTIMATORS: tuple[str, ...] = ("ips", "capped_ips", "snips", "ncis", "dm", "dr")
 _NEEDS_MODEL = frozenset({"dm", "dr"})
@@ -165,80 +166,77 @@ class Design:
         self,
         *,
         clusters: np.ndarray | None = None,
+        events: np.ndarray | None = None,
         max_units: int | None = None,
         seed: int = 0,
         chunk_rows: int = 1 << 20,
     ) -> np.ndarray:
         """Resampling units ``(m, k)``: events, users (``clusters``), or random blocks of them.
 
-        See :meth:`resampling_units`, which also returns the units' effective counts.
+        See :meth:`resampling_units`, which also returns the units' keys and effective counts.
         """
         return self.resampling_units(
-            clusters=clusters, max_units=max_units, seed=seed, chunk_rows=chunk_rows
-        )[0]
+            clusters=clusters, events=events, max_units=max_units, seed=seed, chunk_rows=chunk_rows
+        ).units
 
     def resampling_units(
         self,
         *,
         clusters: np.ndarray | None = None,
+        events: np.ndarray | None = None,
         max_units: int | None = None,
         seed: int = 0,
         chunk_rows: int = 1 << 20,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Resampling units ``(m, k)`` and each column's effective count over them ``(k,)``.
+    ) -> ResamplingUnits:
+        """Resampling units, their keys and each column's effective count over them.
 
-        Units are events, or users (``clusters``: the events of one label summed); above
-        ``max_units`` they are summed into that many random blocks. Statistics are built
-        ``chunk_rows`` events at a time, so the full ``(n, k)`` event matrix never exists
-        when units are users or blocks (10M rows fit; users are held as ``(users, k)``).
-        The effective counts (:func:`.reliability.effective_counts`) are taken over the
-        events or users *before* blocking: blocks would hide how concentrated a column is.
+        Units are users (``clusters``: the events of one id summed) or events (``events``:
+        their ids, unique; by default their rows ``0 .. n - 1``), ordered by their 64-bit key
+        (:func:`.hashing.unit_keys`). Above ``max_units`` units they are summed into their
+        blocks, ``hash(key, seed) mod max_units`` (:func:`.hashing.block_of`), and the
+        non-empty blocks, ordered by index, are the units. Every step depends on the ids
+        alone, so :func:`.partitioned.spark_resampling_units` on the same rows, however
+        partitioned, gives the same units to rounding.
+
+        Statistics are built ``chunk_rows`` events at a time, so the full ``(n, k)`` event
+        matrix never exists when units are users or blocks (10M rows fit; users are held as
+        ``(users, k)``). The effective counts (:func:`.reliability.effective_counts`) are
+        taken over the events or users *before* blocking: blocks would hide how
+        concentrated a column is.
         """
         n = self.n
         k = len(self.columns)
-        if clusters is not None:
-            clusters = np.asarray(clusters)
-            if clusters.shape != (n,):
-                raise ValueError(
-                    f"Expected `clusters.shape == ({n},)`, but found {clusters.shape}."
-                )
-            _, labels = np.unique(clusters, return_inverse=True)
-            labels = labels.ravel().astype(np.int64)
-            size = int(labels.max()) + 1 if n else 0
-            units = np.zeros((size, k))
+        for name, ids in (("clusters", clusters), ("events", events)):
+            if ids is not None and np.asarray(ids).shape != (n,):
+                raise ValueError(f"Expected `{name}.shape == ({n},)`, but found {np.asarray(ids).shape}.")
+        if clusters is not None or max_units is None or n <= max_units:
+            ids = clusters if clusters is not None else events
+            keys = unit_keys(np.arange(n, dtype=np.int64) if ids is None else ids)
+            keys, labels = np.unique(keys, return_inverse=True)
+            labels = labels.ravel()
+            units = np.zeros((keys.size, k))
             for start in range(0, n, chunk_rows):
                 stop = min(n, start + chunk_rows)
-                units += sum_by_label(self.statistics(start, stop), labels[start:stop], size)
-            counts = effective_counts(units)
-            return self._blocks(units, max_units, seed), counts
-        if max_units is None or n <= max_units:
-            units = self.statistics()
-            return units, effective_counts(units)
-        rng = np.random.default_rng(seed)
-        block = np.empty(n, dtype=np.int64)
-        block[rng.permutation(n)] = np.arange(n, dtype=np.int64) * max_units // n
+                units += sum_by_label(self.statistics(start, stop), labels[start:stop], keys.size)
+            blocks = block_of(keys, seed=seed, blocks=max_units) if max_units is not None else None
+            return units_from_unit_sums(units, keys, blocks, max_units=max_units)
+        # Events above max_units: straight into their blocks, chunk by chunk.
         units = np.zeros((max_units, k))
         absolute = np.zeros(k)
         square = np.zeros(k)
         for start in range(0, n, chunk_rows):
             stop = min(n, start + chunk_rows)
+            ids = np.arange(start, stop, dtype=np.int64) if events is None else np.asarray(events)[start:stop]
             stats = self.statistics(start, stop)
-            units += sum_by_label(stats, block[start:stop], max_units)
+            units += sum_by_label(stats, block_of(unit_keys(ids), seed=seed, blocks=max_units), max_units)
             absolute += np.abs(stats).sum(axis=0)
             square += np.einsum("mk,mk->k", stats, stats)
         with np.errstate(divide="ignore", invalid="ignore"):
             counts = np.where(square > 0, absolute * absolute / square, 0.0)
-        return units, counts
-
-    @staticmethod
-    def _blocks(units: np.ndarray, max_units: int | None, seed: int) -> np.ndarray:
-        size = units.shape[0]
-        if max_units is None or size <= max_units:
-            return units
-        rng = np.random.default_rng(seed)
-        block = np.empty(size, dtype=np.int64)
-        block[rng.permutation(size)] = np.arange(size, dtype=np.int64) * max_units // size
-        return sum_by_label(units, block, max_units)
+        present = np.flatnonzero(units[:, COUNT_COLUMN] > 0)
+        return ResamplingUnits(
+            units=units[present], keys=present.astype(np.uint64), effective_counts=counts, n_units=n
+        )
 
 
 def build_design(

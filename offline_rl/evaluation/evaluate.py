@@ -235,6 +235,7 @@ def evaluate_arrays(
     segments: np.ndarray | None = None,
     reward_models: Mapping[str, RewardModel] | None = None,
     config: EvaluationConfig = EvaluationConfig(),
+    events: np.ndarray | None = None,
 ) -> EvaluationResult:
     """:func:`evaluate_logs` on arrays (no DataFrame), for simulations and benchmarks.
 
@@ -254,6 +255,11 @@ def evaluate_arrays(
         Metric name -> :class:`RewardModel` (DM and DR).
     config
         :class:`EvaluationConfig`.
+    events
+        Optional ``(n,)`` unique event ids, the resampling units' ids when events are
+        resampled (default: the rows' positions). A unit's bootstrap weights depend on its
+        id alone (:mod:`.partitioned`), so the same ids give the same intervals as a
+        partitioned run on Spark.
     """
     started = time.perf_counter()
     propensity = _probabilities("propensity", propensity, None, low_open=True)
@@ -284,11 +290,13 @@ def evaluate_arrays(
     n_users = int(np.unique(np.asarray(users)).shape[0]) if users is not None else None
     unit = resample_unit(config.resample, n, n_users)
     clusters = users if unit == "users" else None
-    estimates = _estimate(propensity, checked, reward_arrays, clusters, reward_models, config)
+    if events is not None and np.asarray(events).shape != (n,):
+        raise ValueError(f"Expected `events.shape == ({n},)`, but found {np.asarray(events).shape}.")
+    estimates = _estimate(propensity, checked, reward_arrays, clusters, reward_models, config, events)
     segment_frame = None
     if segments is not None:
         segment_frame = _segments(
-            propensity, checked, reward_arrays, clusters, np.asarray(segments), reward_models, config
+            propensity, checked, reward_arrays, clusters, np.asarray(segments), reward_models, config, events
         )
     histograms = {}
     for name, probs in checked.items():
@@ -337,7 +345,7 @@ def evaluate_logs(
     ----------
     logs
         Canonical logs (:func:`offline_rl.data.loading.load_logs`); uses ``propensity``,
-        ``feedback`` and ``user_id``.
+        ``feedback``, ``user_id`` and ``event_id`` (the ids resampling units are keyed by).
     policies
         Policy name -> ``(n,)`` probability of the logged action under the candidate, in the
         logs' row order.
@@ -379,6 +387,7 @@ def evaluate_logs(
         segments=segment_labels,
         reward_models=reward_models,
         config=config,
+        events=logs["event_id"].to_numpy() if "event_id" in logs.columns else None,
     )
 
 
@@ -399,7 +408,7 @@ def _probabilities(name: str, values, n: int | None, *, low_open: bool) -> np.nd
 
 
 def _estimate(
-    propensity, policies, rewards, clusters, reward_models, config: EvaluationConfig
+    propensity, policies, rewards, clusters, reward_models, config: EvaluationConfig, events=None
 ) -> pl.DataFrame:
     design = build_design(
         propensity=propensity,
@@ -410,9 +419,10 @@ def _estimate(
         reward_models=reward_models,
         baseline=config.baseline,
     )
-    units, unit_counts = design.resampling_units(
-        clusters=clusters, max_units=config.max_units, seed=config.seed
+    resampling = design.resampling_units(
+        clusters=clusters, events=events, max_units=config.max_units, seed=config.seed
     )
+    units, unit_counts = resampling.units, resampling.effective_counts
     delta = delta_intervals(units, design.functionals, confidence=config.confidence)
     nan = np.full((len(design.functionals), 2), np.nan)
     dropped = np.zeros(len(design.functionals), dtype=np.int64)
@@ -424,6 +434,7 @@ def _estimate(
             method=config.method,
             confidence=config.confidence,
             seed=config.seed,
+            unit_keys=resampling.keys,
         )
         percentile, bca, standard_error = boot.percentile, boot.bca, boot.standard_error
         dropped = boot.dropped
@@ -567,7 +578,7 @@ def _zero_positive_bounds(design, unit_counts, diagnostics, value_index, config)
 
 
 def _segments(
-    propensity, policies, rewards, users, labels, reward_models, config: EvaluationConfig
+    propensity, policies, rewards, users, labels, reward_models, config: EvaluationConfig, events=None
 ) -> pl.DataFrame:
     if labels.shape != propensity.shape:
         raise ValueError(
@@ -600,6 +611,7 @@ def _segments(
             users[mask] if users is not None else None,
             subset_models,
             segment_config,
+            np.asarray(events)[mask] if events is not None else np.flatnonzero(mask),
         )
         frames.append(frame.with_columns(pl.lit(str(label)).alias("segment")))
     columns = [

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from offline_rl.frames import check_frame, require_columns
+
 #: Index of every id (user, feedback signal, action) that was not seen during fit.
 UNKNOWN = 0
 
@@ -121,69 +123,6 @@ class Batch:
         uniform distribution (Algorithm 1, line 10), or 1 when the logging distribution is
         known (``log_prior``) and enters the likelihood itself (see ``IKNet``)."""
         return self.weight if self.log_prior is None else np.ones_like(self.weight)
-
-
-def _ids(dtype: pl.DataType) -> bool:
-    return dtype.is_integer() or _strings(dtype)
-
-
-def _strings(dtype: pl.DataType) -> bool:
-    return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
-
-
-def _integer(dtype: pl.DataType) -> bool:
-    return dtype.is_integer()
-
-
-def _number(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric()
-
-
-def _integer_lists(dtype: pl.DataType) -> bool:
-    return isinstance(dtype, pl.List | pl.Array) and dtype.inner.is_integer()
-
-
-def _number_lists(dtype: pl.DataType) -> bool:
-    return isinstance(dtype, pl.List | pl.Array) and dtype.inner.is_numeric()
-
-
-#: The type of every column IGL-P reads: (the rule in words, the check). Other columns are
-#: ignored (``event_id`` is passed through by ``IGLP.decode``).
-COLUMN_TYPES: dict[str, tuple[str, Any]] = {
-    "user_id": ("an integer or string id", _ids),
-    "feedback": ("a string signal", _strings),
-    "candidate_actions": ("a list of integer action ids", _integer_lists),
-    "action": ("an integer action id", _integer),
-    "action_index": ("an integer position in candidate_actions", _integer),
-    "context": ("a list of numbers", _number_lists),
-    "weight": ("a number", _number),
-    "propensity": ("a number", _number),
-}
-
-
-def check_frame(frame: pl.DataFrame, required: Sequence[str], *, where: str) -> None:
-    """Raise ``ValueError`` unless ``frame`` is a polars frame holding every ``required``
-    column, and every column of :data:`COLUMN_TYPES` it holds has the declared type.
-
-    The message names ``where`` (the method called), the column, the rule and what was found.
-    """
-    if not isinstance(frame, pl.DataFrame):
-        raise ValueError(f"{where} expects a polars.DataFrame, got {type(frame).__name__}.")
-    require_columns(frame, required, where=where)
-    for column, dtype in frame.schema.items():
-        if column in COLUMN_TYPES:
-            rule, holds = COLUMN_TYPES[column]
-            if not holds(dtype):
-                raise ValueError(f"{where}: column {column!r} must be {rule}; got {dtype}.")
-
-
-def require_columns(frame: pl.DataFrame, columns: Sequence[str], *, where: str) -> None:
-    """Raise ``ValueError`` naming the first missing column and the valid ones."""
-    for column in columns:
-        if column not in frame.columns:
-            raise ValueError(
-                f"{where}: unable to find column {column!r}; valid columns: {frame.columns}"
-            )
 
 
 def context_matrix(frame: pl.DataFrame, *, expected_dim: int | None = None) -> np.ndarray:

@@ -9,9 +9,12 @@ Every backbone maps the batch to a click logit of shape (n,). Small faithful ver
 * DIN (Zhou et al., 2018): attention of the history on the candidate through an MLP on
   (h, c, h - c, h * c), no softmax (the paper's activation unit), then an MLP;
 * DIEN (Zhou et al., 2019): a GRU interest extractor, then an attention-gated GRU (AUGRU)
-  whose update gate is scaled by the candidate's attention; no auxiliary loss;
-* SASRec (Kang and McAuley, 2018): causal self-attention over the history with position
-  embeddings; the last position's output meets the candidate in an MLP.
+  whose update gate is scaled by the candidate's attention, with the auxiliary
+  next-behaviour loss;
+* SASRec (Kang and McAuley, 2018): two blocks (the paper's default b = 2) of causal
+  self-attention over the history with position embeddings; the last position's output meets
+  the candidate in an MLP. With two blocks the causal mask matters for that output: the
+  second block reads the first block's earlier positions, which must not have seen later ones.
 
 Fields: user, item, category, and the mean-pooled history (items + categories).
 """
@@ -132,18 +135,20 @@ class DIN(nn.Module):
 
 class SASRec(nn.Module):
     def __init__(self, num_users, num_items, num_categories, dim=16, hidden=64, max_length=50,
-                 heads=2):
+                 heads=2, blocks=2):
         super().__init__()
         self.emb = _Fields(num_users, num_items, num_categories, dim)
         self.position = nn.Embedding(max_length, dim)
-        self.layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim,
-                                                dropout=0.0, batch_first=True)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
+                                           batch_first=True)
+        self.blocks = nn.TransformerEncoder(layer, blocks, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
         self.heads = heads
         self.deep = mlp([4 * dim, hidden, 1])
 
-    def forward(self, user, history, history_category, item, category):
-        vectors, mask = self.emb.history(history, history_category)
+    def sequence(self, history, history_category) -> torch.Tensor:
+        """(n, L, d): the blocks' output at every history position (position t reads <= t)."""
+        vectors, _ = self.emb.history(history, history_category)
         length = history.shape[1]
         positions = torch.arange(length, device=history.device)
         x = vectors + self.position(positions.clamp(max=self.position.num_embeddings - 1))
@@ -154,7 +159,10 @@ class SASRec(nn.Module):
         blocked = blocked & ~torch.eye(length, dtype=torch.bool, device=x.device).unsqueeze(0)
         mask = torch.zeros(blocked.shape, dtype=x.dtype, device=x.device).masked_fill(blocked, -1e9)
         mask = mask.repeat_interleave(self.heads, dim=0)
-        out = self.layer(x, src_mask=mask)
+        return self.blocks(x, mask=mask)
+
+    def forward(self, user, history, history_category, item, category):
+        out = self.sequence(history, history_category)
         all_pad = (history == 0).all(1)
         sequence = self.norm(out[:, -1]) * (~all_pad).unsqueeze(-1).float()
         candidate = self.emb.items(item, category)
@@ -197,17 +205,27 @@ class DIEN(nn.Module):
         scores = self.attention(torch.cat([interests, c, interests - c, interests * c], -1))
         scores = scores.squeeze(-1).masked_fill(mask.squeeze(-1) == 0, -1e9)
         weights = torch.softmax(scores, dim=1) * mask.squeeze(-1)
-        state = torch.zeros_like(candidate)
-        for t in range(history.shape[1]):
+        state = self.evolve(interests, weights)
+        user_vector = self.emb.user(user)
+        x = torch.cat([user_vector, state, candidate, state * candidate], dim=-1)
+        return self.deep(x).squeeze(-1)
+
+    def evolve(self, interests: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """AUGRU (DIEN Eq. 3-5 with the attentional update gate): from ``h_0 = 0``,
+
+        ``u'_t = a_t u_t``, ``h_t = (1 - u'_t) h_{t-1} + u'_t tanh(W [i_t, r_t h_{t-1}])``,
+        with ``a_t`` = ``weights[:, t]`` the candidate's attention on interest ``i_t``; a step
+        with ``a_t = 0`` (padding) leaves the state unchanged. Returns ``h_L`` (n, d).
+        """
+        state = interests.new_zeros(interests.shape[0], interests.shape[2])
+        for t in range(interests.shape[1]):
             x = torch.cat([interests[:, t], state], dim=-1)
             update = torch.sigmoid(self.update(x)) * weights[:, t:t + 1]
             reset = torch.sigmoid(self.reset(x))
             proposal = torch.tanh(self.candidate_state(
                 torch.cat([interests[:, t], reset * state], dim=-1)))
             state = (1 - update) * state + update * proposal
-        user_vector = self.emb.user(user)
-        x = torch.cat([user_vector, state, candidate, state * candidate], dim=-1)
-        return self.deep(x).squeeze(-1)
+        return state
 
     def _auxiliary(self, interests, history, mask) -> torch.Tensor:
         """Next-behaviour loss over consecutive real history steps (negatives: random items)."""

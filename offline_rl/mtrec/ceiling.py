@@ -14,7 +14,9 @@ hidden satisfaction, next to the click's, and again after adding noise to the tr
 so that it correlates ``rho`` with the truth (how well a fitted model must estimate behaviour).
 
 ``python -m offline_rl.mtrec.ceiling [--seeds 0 1 2] [--rows 20000] [--bounce-slope K]`` prints
-one JSON line per seed. ``--bounce-slope`` adds a third action (docs/qriql.md): a click is
+one JSON line per seed. With ``--held-out``, :func:`held_out_headroom` instead: the
+satisfaction check's own held-out steps and reward models against a perfect r* on the same
+steps (why a seed misses the check; docs/qriql.md). ``--bounce-slope`` adds a third action (docs/qriql.md): a click is
 followed by a bounce with probability ``sigmoid(-K satisfaction)``; the actions become skip,
 click-and-bounce, click-and-stay, and the best raw ordering of them (bounce < skip < stay) is
 reported too, since r* then sees more than the click.
@@ -31,8 +33,15 @@ import sys
 from typing import Any
 
 import numpy as np
+import polars as pl
 
+from offline_rl.data.hidden_reward import drop_hidden_reward
+from offline_rl.data.prepare import user_trajectories
+from offline_rl.evaluation.auc import roc_auc
+from offline_rl.mtrec.experiment import ExperimentConfig, _held_out
 from offline_rl.mtrec.experiment import spearman as _spearman
+from offline_rl.mtrec.protocol import fit_reward_models
+from offline_rl.simulators import sessions as sessions_sim
 from offline_rl.simulators.sessions import SessionEnvironment, SessionsConfig, run_sessions
 
 
@@ -118,6 +127,57 @@ def satisfaction_ceiling(
     return out
 
 
+def held_out_headroom(seed: int, config: ExperimentConfig | None = None) -> dict[str, Any]:
+    """The satisfaction check's held-out steps, and how far above the click r* could get there.
+
+    Same simulation, user split and reward models as
+    :func:`offline_rl.mtrec.experiment.satisfaction_check` (``config.satisfaction_rows`` steps,
+    ``config.satisfaction_gamma``). On the held-out steps: the click's Spearman correlation
+    with the hidden satisfaction; that of a perfect gamma = 0 r* (the per-state optimum of
+    the simulator's true ``P(click)``) and its ``headroom`` over the click; and per reward
+    model its r*'s correlation, that as a share of the perfect one, and how well it estimated
+    the users' behaviour (Pearson correlation of its ``r*(s,a^P) - r*(s,a^N)`` with the true
+    click logit, its click AUC, its loss on these steps). Also the held-out set's size and
+    mean session length.
+    """
+    cfg = config if config is not None else ExperimentConfig()
+    sim = sessions_sim.simulate(rows=cfg.satisfaction_rows, seed=seed, **cfg.extra)
+    logs = pl.from_arrow(sim.logs)
+    # simulate() draws its steps exactly so: event_id is the step's row here
+    steps = run_sessions(SessionEnvironment(SessionsConfig(**cfg.extra), seed=seed),
+                         cfg.satisfaction_rows, np.random.default_rng([seed, 1]))
+    fit, scored = _held_out(user_trajectories(drop_hidden_reward(logs)), seed, 8)
+    rows = scored["event_id"].to_numpy()
+    p = np.clip(steps["click_probability"][rows], 1e-9, 1 - 1e-9)
+    click = steps["click"][rows].astype(np.int64)
+    satisfaction = steps["satisfaction"][rows]
+    perfect = iq_learn_state_rewards(np.column_stack([1 - p, p]))
+    logit = np.log(p) - np.log1p(-p)
+    sessions = pl.Series(steps["session"][rows]).value_counts()["count"]
+    out: dict[str, Any] = {
+        "seed": seed, "held_out_users": scored["user_id"].n_unique(), "held_out_steps": rows.size,
+        "mean_session_length": float(sessions.mean()),
+        "click": _spearman(click, satisfaction),
+        "perfect_r_star": _spearman(perfect[np.arange(rows.size), click], satisfaction),
+        "true_click_auc": roc_auc(click.astype(bool), logit),
+    }
+    out["headroom"] = out["perfect_r_star"] - out["click"]
+    models = fit_reward_models(cfg, fit, seed, gamma=cfg.satisfaction_gamma,
+                               item_categories=dict(enumerate(sim.truth["item_category"])))
+    for name, model in models.items():
+        rewards = model.mental_rewards(scored)
+        advantage = (rewards["mental_reward_positive"] - rewards["mental_reward_negative"]).to_numpy()
+        r_star = _spearman(rewards["mental_reward"], satisfaction)
+        out[name] = {
+            "r_star": r_star,
+            "share_of_perfect": r_star / out["perfect_r_star"],
+            "advantage_pearson_true_logit": float(np.corrcoef(advantage, logit)[0, 1]),
+            "click_auc": roc_auc(click.astype(bool), advantage),
+            "loss": model.loss(scored),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: one JSON line per seed on stdout."""
     parser = argparse.ArgumentParser(prog="python -m offline_rl.mtrec.ceiling",
@@ -127,7 +187,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--bounce-slope", type=float, default=None)
     parser.add_argument("--options", default="{}", help="sessions simulator options (JSON)")
+    parser.add_argument("--held-out", action="store_true",
+                        help="the satisfaction check's held-out steps and reward models "
+                             "(--rows steps per seed, as satisfaction_rows)")
     args = parser.parse_args(argv)
+    if args.held_out:
+        config = ExperimentConfig(satisfaction_rows=args.rows, extra=json.loads(args.options))
+        for seed in args.seeds:
+            result = held_out_headroom(seed, config)
+            sys.stdout.write(json.dumps(result, default=float) + "\n")
+        return
     for seed in args.seeds:
         result = satisfaction_ceiling(seed, rows=args.rows, alpha=args.alpha,
                                       bounce_slope=args.bounce_slope,

@@ -98,27 +98,43 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def aligned_rewards(frame: pl.DataFrame, rewards: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """``r*(s, a^P)``, ``r*(s, a^N)`` for each row of ``frame`` (join on event_id if both have it)."""
+def aligned_rewards(frame: pl.DataFrame, rewards: pl.DataFrame, *,
+                    key: str = "event_id") -> tuple[np.ndarray, np.ndarray]:
+    """``r*(s, a^P)``, ``r*(s, a^N)`` for each row of ``frame``, joined on ``key``.
+
+    Never by row position: the Amazon samples list each position as (positive, negative)
+    while the trajectories put the pair in random order, so equal counts do not mean aligned
+    rows (issue #14). Every row of ``frame`` must find exactly one row of ``rewards``.
+    """
     needed = ["mental_reward_positive", "mental_reward_negative"]
     missing = [c for c in needed if c not in rewards.columns]
     if missing:
         raise ValueError(f"rewards: unable to find column(s) {missing}; valid columns: "
                          f"{rewards.columns}. Pass QRIQL.mental_rewards(...).")
-    if "event_id" in frame.columns and "event_id" in rewards.columns:
-        joined = frame.select("event_id").join(
-            rewards.select("event_id", *needed), on="event_id", how="left", maintain_order="left"
-        )
-    else:
-        if rewards.height != frame.height:
-            raise ValueError(f"rewards has {rewards.height} rows but the frame has {frame.height}; "
-                             "without event_id they must align row by row.")
-        joined = rewards
-    if joined[needed[0]].null_count():
-        raise ValueError(f"{joined[needed[0]].null_count()} training rows have no mental reward "
-                         "(event_id not found in rewards).")
-    return (joined[needed[0]].to_numpy().astype(np.float32),
-            joined[needed[1]].to_numpy().astype(np.float32))
+    for name, table in (("frame", frame), ("rewards", rewards)):
+        if key not in table.columns:
+            raise ValueError(f"{name}: unable to find the key column '{key}' that joins rewards "
+                             f"to training rows; valid columns: {table.columns}. Rewards are "
+                             "never matched by row position.")
+    duplicated = rewards.filter(pl.col(key).is_duplicated())
+    if duplicated.height:
+        raise ValueError(f"rewards: column '{key}' must be unique; {duplicated[key][0]!r} "
+                         f"appears {int((rewards[key] == duplicated[key][0]).sum())} times.")
+    joined = frame.select(key).join(rewards.select(key, *needed), on=key, how="left",
+                                    maintain_order="left")
+    absent = ~joined[key].is_in(rewards[key].implode())
+    if absent.any():
+        raise ValueError(f"{int(absent.sum())} training rows have no mental reward: '{key}' "
+                         f"{joined[key].filter(absent)[0]!r} (for one) is not in rewards.")
+    positive = joined[needed[0]].to_numpy().astype(np.float32)
+    negative = joined[needed[1]].to_numpy().astype(np.float32)
+    bad = ~(np.isfinite(positive) & np.isfinite(negative))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"rewards: '{key}' {joined[key][row]!r} has a missing or non-finite "
+                         f"reward ({needed[0]} {positive[row]}, {needed[1]} {negative[row]}); "
+                         "every reward must be a finite number.")
+    return positive, negative
 
 
 class MTRecClassifier:
@@ -202,6 +218,9 @@ class MTRecClassifier:
                 auxiliary = getattr(model, "auxiliary_loss", None)
                 if auxiliary is not None:  # DIEN's next-behaviour loss
                     loss = loss + model.auxiliary_weight * auxiliary
+                    # taken, not left behind: the fitted model must not hold the last
+                    # batch's loss (and its autograd graph) as state
+                    model.auxiliary_loss = None
                 if cfg.kappa > 0:
                     loss = loss + cfg.kappa * alignment_loss(torch.sigmoid(logits),
                                                              positive[index], negative[index])

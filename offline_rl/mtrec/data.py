@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from offline_rl.frames import check_frame
 from offline_rl.qriql.features import UNKNOWN, IdIndex, category_lookup, padded_lists
 
 
@@ -52,7 +53,7 @@ class CTREncoder:
         item_categories: Mapping[Any, Any] | pl.DataFrame | None = None,
         history_length: int = 10,
     ) -> CTREncoder:
-        _require(frame, ["user_id", "history_items", "item"])
+        check_frame(frame, ["user_id", "history_items", "item"], where="MTRec: CTREncoder.fit")
         items = IdIndex.fit(pl.concat([frame["item"], frame["history_items"].explode()]))
         categories, lookup = category_lookup(items, item_categories)
         return cls(IdIndex.fit(frame["user_id"]), items, categories,
@@ -60,7 +61,7 @@ class CTREncoder:
 
     def encode(self, frame: pl.DataFrame, *, label: str | None = None) -> CTRArrays:
         """Encode ``frame``; ``label`` defaults to ``label`` or else ``response``."""
-        _require(frame, ["user_id", "history_items", "item"])
+        check_frame(frame, ["user_id", "history_items", "item"], where="MTRec: CTREncoder.encode")
         if label is None:
             label = "label" if "label" in frame.columns else "response"
         lookup = np.asarray(self.category_of_item, dtype=np.int64)
@@ -83,12 +84,3 @@ class CTREncoder:
         return {"num_users": self.users.size, "num_items": self.items.size,
                 "num_categories": max(self.categories.size, UNKNOWN + 1)}
 
-
-def _require(frame: pl.DataFrame, columns: list[str]) -> None:
-    if not isinstance(frame, pl.DataFrame):
-        raise ValueError(f"Expected a polars.DataFrame, got {type(frame).__name__}.")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"MTRec: unable to find column(s) {missing}; valid columns: {frame.columns}."
-        )

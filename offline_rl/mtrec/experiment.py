@@ -1,32 +1,34 @@
-"""The MTRec experiment end to end: ``run_mtrec_experiment(out_dir, seed)``.
+"""The MTRec experiment on the sessions simulator: ``run_mtrec_experiment(out_dir, seed)``.
 
-On the sessions simulator (hidden per-step satisfaction, clicks observed),
 :func:`simulate_sessions` draws the logs, builds ``user_trajectories`` (hidden reward dropped)
-and splits the users 80/20 into train and test; QR-IQL (N = 10) and IQ-Learn (N = 1) are fitted
-on the train users' trajectories (:func:`fit_reward_models`). Then six experiments, one function
-each:
+and splits the users into train and test (``test_fraction``); QR-IQL (N = 10) and IQ-Learn
+(N = 1) are fitted on the train users' trajectories. Then six experiments, one function each:
 
-1. :func:`alignment_table` (Table 1): every backbone trained on train steps with kappa = 0
-   (base), with QR-IQL rewards (``-MTRec``) and with IQ-Learn rewards (``-IRL``); AUC of the
-   click on test steps and trajectory NCIS (trained minus untrained, one trajectory per test
-   session) on test steps. ``ncis_base_shifted`` is a control: the base model's NCIS after
-   shifting its logits so its mean CTR equals the row's model (NCIS rises with the CTR level
-   alone).
+1. Table 1 (:func:`offline_rl.mtrec.protocol.alignment_table`): every backbone trained on the
+   train users' steps with kappa = 0 (base), with IQ-Learn rewards (``-IRL``) and with QR-IQL
+   rewards (``-MTRec``); AUC of the click and trajectory NCIS (minus untrained; one trajectory
+   per session) on the test users' steps, each aligned row with paired session-user
+   bootstrap intervals of its differences to the base row and to two CTR-level controls.
+   With ``tune_alignment`` kappa and the reward standardisation are chosen by validation AUC
+   on users carved from the train users (:func:`alignment_selection`).
 2. :func:`reward_correlations`: Spearman of r* (both reward models) and of the raw click with
-   the hidden satisfaction.
+   the hidden satisfaction, on all steps and on the held-out test users' steps.
 3. :func:`satisfaction_check`: the same with reward models whose discount is the simulated
-   users' own (gamma = 0: they are myopic), fitted on ``satisfaction_rows`` fresh steps.
-4. :func:`mental_reward_by_step` (Fig. 3(a)): mean r* by step position (PNG).
+   users' own (gamma = 0: they are myopic), fitted on ``satisfaction_rows`` fresh steps of
+   80% of the users and scored on the other 20% (held out: never seen by the reward models).
+4. :func:`mental_reward_by_step` (Fig. 3(a)): mean r* by step position on the test users (PNG).
 5. :func:`explicit_signal_check`: held-out explicit signals on production-like logs, trained
-   with click/none only (like and dislike count as engagement, response 1); AUC of r*
-   separating liked steps from disliked steps, and Spearman of r* with the hidden reward.
+   with click/none only (like and dislike count as engagement, response 1) on 80% of the
+   users; AUC of r* separating liked from disliked steps of the other 20%, and Spearman of r*
+   with the hidden reward there.
 6. :func:`rl_variant` (Eq. 12): REINFORCE on the sessions environment with r_env (click) vs
    r_env + kappa r*.
 
 :func:`run_mtrec_experiment` runs them in this order and writes everything atomically into
-``out_dir``: ``mtrec_table.csv``/``.md``, ``reward_correlations.csv``,
-``satisfaction_check.json``, ``mental_reward_by_step.csv``/``.png``, ``explicit_check.json``,
-``rl_variant.csv`` and ``summary.json``. Progress goes to the ``logging`` logger of this module.
+``out_dir``: ``mtrec_table.csv``/``.md`` (``alignment_grid.csv`` when tuning),
+``reward_correlations.csv``, ``satisfaction_check.json``, ``mental_reward_by_step.csv``/``.png``,
+``explicit_check.json``, ``rl_variant.csv`` and ``summary.json``. Progress goes to the
+``logging`` loggers of this module and of :mod:`offline_rl.mtrec.protocol`.
 """
 
 from __future__ import annotations
@@ -40,40 +42,45 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from offline_rl.config import Config, Integer, Real, Rule, Strings, Table
+from offline_rl.config import Boolean, Config, Integer, Real, Reals, Rule, Strings, Table
 from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import PrepareConfig, user_trajectories
 from offline_rl.evaluation.auc import roc_auc
-from offline_rl.evaluation.trajectory_ncis import ncis_minus_untrained
 from offline_rl.mtrec.backbones import BACKBONES
-from offline_rl.mtrec.classifier import MTRecClassifier, MTRecConfig
-from offline_rl.qriql import QRIQL, QRIQLConfig
+from offline_rl.mtrec.protocol import (
+    REWARD_MODELS,
+    AlignmentData,
+    alignment_table,
+    choose_alignment,
+    fit_reward_models,
+    split_users,
+    table_markdown,
+)
+from offline_rl.qriql import QRIQL
 from offline_rl.simulators import sessions as sessions_sim
 from offline_rl.simulators import simulate_logs
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BACKBONES = tuple(BACKBONES)
-DISPLAY = {"wide_deep": "Wide&Deep", "deepfm": "DeepFM", "pnn": "PNN", "din": "DIN",
-           "dien": "DIEN", "sasrec": "SASRec"}
-#: The two reward models of every experiment: name -> quantile heads N (1 = IQ-Learn).
-REWARD_MODELS = (("QR-IQL", 10), ("IQ-Learn", 1))
-#: Table 1's aligned rows: reward model -> suffix of the row's name (the base row has none).
-ALIGNED_ROWS = (("IQ-Learn", "-IRL"), ("QR-IQL", "-MTRec"))
-#: Probability floor of the NCIS products (a zero would end a trajectory's weight).
-NCIS_FLOOR = 1e-6
+__all__ = ["REWARD_MODELS", "ExperimentConfig", "run_mtrec_experiment", "spearman"]
 _SESSIONS_OPTIONS = frozenset(f.name for f in dataclasses.fields(sessions_sim.SessionsConfig))
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentConfig(Config):
-    """Sizes of the MTRec experiment (defaults fit a few minutes on 2 CPU cores)."""
+    """Sizes of the MTRec experiment (defaults fit a few minutes on 2 CPU cores).
+
+    The Amazon path (:mod:`offline_rl.mtrec.amazon`) reads the Table-1 fields (backbones,
+    kappa and its tuning, the reward models' and CTR models' budgets, gamma, the bootstrap,
+    ``ncis_fraction``, ``max_threads``) and ignores the simulators' ones.
+    """
 
     rows: int = 20000
     """Logged steps of the sessions simulator."""
@@ -82,7 +89,18 @@ class ExperimentConfig(Config):
     backbones: tuple[str, ...] = DEFAULT_BACKBONES
     """CTR backbones of the table."""
     kappa: float = 0.2
-    """Alignment weight of the +MTRec rows (on standardised rewards)."""
+    """Alignment weight of the aligned rows (on standardised rewards) without tuning."""
+    tune_alignment: bool = False
+    """Choose kappa (from ``kappa_grid``) and the reward standardisation (on/off) per backbone
+    and reward model by AUC on validation users carved from the training users."""
+    kappa_grid: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5)
+    """kappa values tried with ``tune_alignment``."""
+    validation_fraction: float = 0.2
+    """Share of the training users held out as the validation split of ``tune_alignment``."""
+    n_replicates: int = 1000
+    """Paired cluster-bootstrap replicates of every Table-1 difference."""
+    confidence: float = 0.95
+    """Two-sided level of the paired intervals."""
     reward_steps: int = 400
     """Adam steps of each reward model."""
     reward_batch_size: int = 1000
@@ -96,7 +114,10 @@ class ExperimentConfig(Config):
     rl_kappa: float = 0.2
     """kappa of the Eq. 12 check (the paper's Virtual Taobao value)."""
     test_fraction: float = 0.2
-    """Share of users held out for AUC and NCIS."""
+    """Share of users held out for AUC and NCIS (sessions simulator)."""
+    ncis_fraction: float = 0.1
+    """Amazon: share of users held out entirely, whose complete trajectories score NCIS (the
+    paper's 10%); the AUC rows are the other users' last reviews (DIN's protocol)."""
     satisfaction_rows: int = 100000
     """Logged steps of the satisfaction check (0 skips it). Fewer than about 50,000 leave the
     reward model's estimate of the users' click probability too noisy (docs/qriql.md)."""
@@ -113,6 +134,11 @@ class ExperimentConfig(Config):
         "production_rows": Integer(1),
         "backbones": Strings(options=tuple(BACKBONES), min_length=1),
         "kappa": Real(0.0),
+        "tune_alignment": Boolean(),
+        "kappa_grid": Reals(element=Real(0.0, low_open=True)),
+        "validation_fraction": Real(0.0, 1.0, low_open=True, high_open=True),
+        "n_replicates": Integer(2),
+        "confidence": Real(0.0, 1.0, low_open=True, high_open=True),
         "reward_steps": Integer(1),
         "reward_batch_size": Integer(1),
         "gamma": Real(0.0, 1.0, high_open=True),
@@ -120,6 +146,7 @@ class ExperimentConfig(Config):
         "rl_iterations": Integer(0),
         "rl_kappa": Real(0.0),
         "test_fraction": Real(0.0, 1.0, low_open=True, high_open=True),
+        "ncis_fraction": Real(0.0, 1.0, low_open=True, high_open=True),
         "satisfaction_rows": Integer(0),
         "satisfaction_gamma": Real(0.0, 1.0, high_open=True),
         "max_threads": Integer(1),
@@ -149,13 +176,6 @@ class SessionsSplit:
     environment: sessions_sim.SessionEnvironment
 
 
-class CTRProbabilities(NamedTuple):
-    """A CTR model's click probabilities on the test steps, trained and before training."""
-
-    trained: np.ndarray
-    untrained: np.ndarray
-
-
 def spearman(a, b) -> float:
     """Spearman's rank correlation (average ranks for ties)."""
     ra = pl.Series(np.asarray(a, dtype=np.float64)).rank("average").to_numpy()
@@ -163,20 +183,6 @@ def spearman(a, b) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def shift_to_mean(probs: np.ndarray, target: float) -> np.ndarray:
-    """``sigmoid(logit(probs) + c)`` with ``c`` found by bisection so the mean is ``target``."""
-    clipped = np.clip(probs, 1e-7, 1 - 1e-7)
-    logits = np.log(clipped) - np.log1p(-clipped)
-    low, high = -20.0, 20.0
-    for _ in range(60):
-        middle = 0.5 * (low + high)
-        if (1.0 / (1.0 + np.exp(-(logits + middle)))).mean() < target:
-            low = middle
-        else:
-            high = middle
-    return 1.0 / (1.0 + np.exp(-(logits + 0.5 * (low + high))))
 
 
 # ------------------------------------------------------------------------------ shared helpers
@@ -188,11 +194,8 @@ def simulate_sessions(cfg: ExperimentConfig, seed: int) -> SessionsSplit:
     sim = sessions_sim.simulate(rows=cfg.rows, seed=seed, **cfg.extra)
     logs = pl.from_arrow(sim.logs)
     trajectories = user_trajectories(drop_hidden_reward(logs))
-    users = np.sort(trajectories["user_id"].unique().to_numpy())
-    rng = np.random.default_rng([seed, 7])
-    test_users = set(rng.choice(users, size=max(1, int(len(users) * cfg.test_fraction)),
-                                replace=False).tolist())
-    is_test = pl.col("user_id").is_in(list(test_users))
+    _, test_users = split_users(trajectories["user_id"], cfg.test_fraction, [seed, 7])
+    is_test = pl.col("user_id").is_in(test_users)
     return SessionsSplit(
         trajectories=trajectories,
         train=trajectories.filter(~is_test),
@@ -204,22 +207,53 @@ def simulate_sessions(cfg: ExperimentConfig, seed: int) -> SessionsSplit:
     )
 
 
-def _reward_config(cfg: ExperimentConfig, quantiles: int, seed: int, gamma: float) -> QRIQLConfig:
-    return QRIQLConfig(quantiles=quantiles, steps=cfg.reward_steps,
-                       batch_size=cfg.reward_batch_size, gamma=gamma, seed=seed,
-                       max_threads=cfg.max_threads)
+def _session_keys(frame: pl.DataFrame) -> np.ndarray:
+    return frame.select(pl.col("user_id").cast(pl.String) + "/"
+                        + pl.col("session_id").cast(pl.String)).to_series().to_numpy()
 
 
-def fit_reward_models(
-    cfg: ExperimentConfig, trajectories: pl.DataFrame, seed: int, *, gamma: float,
-    item_categories: dict[int, Any] | None = None,
-) -> dict[str, QRIQL]:
-    """QR-IQL and IQ-Learn (:data:`REWARD_MODELS`) fitted on ``trajectories`` with ``gamma``."""
-    return {
-        name: QRIQL(_reward_config(cfg, quantiles, seed, gamma)).fit(
-            trajectories, item_categories=item_categories)
-        for name, quantiles in REWARD_MODELS
-    }
+def alignment_data(data: SessionsSplit) -> AlignmentData:
+    """Table 1's rows on the simulator: fit on the train users' steps (reward and CTR models),
+    AUC and NCIS (one trajectory per session, users resampled) on the test users' steps."""
+    users = data.test["user_id"].to_numpy()
+    return AlignmentData(
+        reward_train=data.train, ctr_train=data.train, auc_rows=data.test, auc_clusters=users,
+        ncis_rows=data.test, ncis_trajectories=_session_keys(data.test), ncis_clusters=users,
+        item_categories=data.item_categories, label="response")
+
+
+def alignment_selection(cfg: ExperimentConfig, seed: int, data: SessionsSplit) -> AlignmentData:
+    """The validation split of ``tune_alignment``: ``cfg.validation_fraction`` of the *train*
+    users (drawn from ``(seed, 11)``) are scored; models fit on the other train users."""
+    fit_users, validation_users = split_users(data.train["user_id"], cfg.validation_fraction,
+                                              [seed, 11])
+    fit = data.train.filter(pl.col("user_id").is_in(fit_users))
+    validation = data.train.filter(pl.col("user_id").is_in(validation_users))
+    empty = data.train.head(0)
+    return AlignmentData(
+        reward_train=fit, ctr_train=fit, auc_rows=validation,
+        auc_clusters=validation["user_id"].to_numpy(), ncis_rows=empty,
+        ncis_trajectories=np.zeros(0, dtype=object), ncis_clusters=np.zeros(0, dtype=object),
+        item_categories=data.item_categories, label="response")
+
+
+def run_alignment_table(
+    cfg: ExperimentConfig, seed: int, data: AlignmentData, selection: AlignmentData | None,
+    rewards: dict[str, pl.DataFrame], out: Path, *, progress: bool = False,
+) -> pl.DataFrame:
+    """Table 1 (tuned on ``selection`` when ``cfg.tune_alignment``) written into ``out``:
+    ``mtrec_table.csv`` (every column), ``mtrec_table.md`` and, when tuning,
+    ``alignment_grid.csv``."""
+    choices = None
+    if cfg.tune_alignment:
+        if selection is None:
+            raise ValueError("tune_alignment needs a validation split (selection).")
+        choices, grid = choose_alignment(cfg, seed, selection, progress=progress)
+        _write_frame(grid, out / "alignment_grid.csv")
+    table = alignment_table(cfg, seed, data, rewards, choices=choices, progress=progress)
+    _write_frame(table, out / "mtrec_table.csv")
+    atomic_write_text(out / "mtrec_table.md", table_markdown(table))
+    return table
 
 
 def _write_frame(frame: pl.DataFrame, path: Path) -> None:
@@ -228,77 +262,6 @@ def _write_frame(frame: pl.DataFrame, path: Path) -> None:
 
 def _write_json(value: Any, path: Path) -> None:
     atomic_write_text(path, json.dumps(value, indent=2, default=str) + "\n")
-
-
-def _markdown(frame: pl.DataFrame) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = []
-    for row in frame.iter_rows():
-        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join([header, rule, *rows]) + "\n"
-
-
-# ------------------------------------------------------------------------- 1. Table 1
-def _ctr_probabilities(
-    cfg: ExperimentConfig, seed: int, data: SessionsSplit, backbone: str, *, kappa: float,
-    rewards: pl.DataFrame | None,
-) -> CTRProbabilities:
-    model = MTRecClassifier(MTRecConfig(
-        backbone=backbone, kappa=kappa, epochs=cfg.ctr_epochs, seed=seed,
-        max_threads=cfg.max_threads,
-    )).fit(data.train, rewards=rewards, item_categories=data.item_categories)
-    return CTRProbabilities(model.predict_proba(data.test),
-                            model.predict_proba(data.test, untrained=True))
-
-
-def _ncis(test_keys: np.ndarray, probs: np.ndarray, untrained: np.ndarray):
-    return ncis_minus_untrained(test_keys, np.clip(probs, NCIS_FLOOR, 1.0),
-                                np.clip(untrained, NCIS_FLOOR, 1.0))
-
-
-def alignment_table(
-    cfg: ExperimentConfig, seed: int, data: SessionsSplit, rewards: dict[str, pl.DataFrame],
-) -> pl.DataFrame:
-    """Table 1: per backbone the base model (kappa = 0), then the -IRL and -MTRec rows.
-
-    Columns: model, backbone, reward_model, kappa, auc, ncis, ncis_ess, mean_prob,
-    ncis_base_shifted (the control of the module docstring) and seconds (fit and scoring).
-    """
-    test_keys = data.test.select(
-        pl.col("user_id").cast(pl.String) + "/" + pl.col("session_id").cast(pl.String)
-    ).to_series().to_numpy()
-    labels = data.test["response"].to_numpy()
-
-    def row(backbone: str, reward_name: str | None, suffix: str, kappa: float,
-            probs: CTRProbabilities, base: np.ndarray, started: float) -> dict[str, Any]:
-        ncis = _ncis(test_keys, probs.trained, probs.untrained)
-        auc = roc_auc(labels, probs.trained)
-        # Control: the base model's logits shifted to the same mean CTR as this model.
-        # NCIS multiplies p_t over every step, so a higher CTR level alone raises it.
-        control = _ncis(test_keys, shift_to_mean(base, float(probs.trained.mean())),
-                        probs.untrained)
-        result = {"model": DISPLAY.get(backbone, backbone) + suffix, "backbone": backbone,
-                  "reward_model": reward_name or "none", "kappa": kappa, "auc": auc,
-                  "ncis": ncis.value, "ncis_ess": ncis.ess,
-                  "mean_prob": float(probs.trained.mean()), "ncis_base_shifted": control.value,
-                  "seconds": time.perf_counter() - started}
-        logger.info("%s: AUC %.4f NCIS %.4f", result["model"], auc, ncis.value)
-        return result
-
-    rows = []
-    for backbone in cfg.backbones:
-        started = time.perf_counter()
-        base = _ctr_probabilities(cfg, seed, data, backbone, kappa=0.0, rewards=None)
-        rows.append(row(backbone, None, "", 0.0, base, base.trained, started))
-        for reward_name, suffix in ALIGNED_ROWS:
-            started = time.perf_counter()
-            aligned = _ctr_probabilities(cfg, seed, data, backbone, kappa=cfg.kappa,
-                                         rewards=rewards[reward_name])
-            rows.append(row(backbone, reward_name, suffix, cfg.kappa, aligned, base.trained,
-                            started))
-    return pl.DataFrame(rows)
 
 
 # ------------------------------------------------------- 2. Spearman with the hidden satisfaction
@@ -326,50 +289,63 @@ def reward_correlations(data: SessionsSplit, rewards: dict[str, pl.DataFrame]) -
 
 
 # ------------------------------------------------------------------ 3. users' own discount
+def _held_out(trajectories: pl.DataFrame, seed: int, salt: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(fit, scored): 80% of the users to fit on, the other 20% (drawn from ``(seed, salt)``)
+    to score; the reward models never see a scored row."""
+    _, scored_users = split_users(trajectories["user_id"], 0.2, [seed, salt])
+    scored = pl.col("user_id").is_in(scored_users)
+    return trajectories.filter(~scored), trajectories.filter(scored)
+
+
 def satisfaction_check(cfg: ExperimentConfig, seed: int) -> dict[str, Any]:
     """Spearman with the hidden satisfaction: click vs r* of reward models with the users' gamma.
 
     Sessions simulator, ``cfg.satisfaction_rows`` steps drawn from ``seed`` (same users and
-    catalogue as the main experiment, more sessions); QR-IQL and IQ-Learn fitted on all of them
-    with ``gamma = cfg.satisfaction_gamma``. Reports both the logged action's r* (Fig. 3) and
-    ``r*(s, a^P) - r*(s, a^N)`` (Eq. 9), and the margin ``2 / sqrt(n - 1)``.
+    catalogue as the main experiment, more sessions). QR-IQL and IQ-Learn with
+    ``gamma = cfg.satisfaction_gamma`` are fitted on 80% of the users and scored on the steps
+    of the other 20% (held out). Reports both the logged action's r* (Fig. 3) and
+    ``r*(s, a^P) - r*(s, a^N)`` (Eq. 9) on the held-out steps, with the margin
+    ``2 / sqrt(n - 1)`` of a rank correlation near 0.
     """
     sim = sessions_sim.simulate(rows=cfg.satisfaction_rows, seed=seed, **cfg.extra)
     logs = pl.from_arrow(sim.logs)
-    trajectories = user_trajectories(drop_hidden_reward(logs))
+    fit, scored = _held_out(user_trajectories(drop_hidden_reward(logs)), seed, 8)
     satisfaction = logs.select("event_id", "reward")
-    joined = trajectories.select("event_id", "response").join(satisfaction, on="event_id")
+    joined = scored.select("event_id", "response").join(satisfaction, on="event_id")
     result: dict[str, Any] = {
-        "rows": joined.height, "gamma": cfg.satisfaction_gamma,
+        "rows": joined.height, "fit_rows": fit.height, "gamma": cfg.satisfaction_gamma,
         "margin_2se": 2.0 / math.sqrt(max(joined.height - 1, 1)),
         "click": spearman(joined["response"], joined["reward"]),
     }
-    models = fit_reward_models(cfg, trajectories, seed, gamma=cfg.satisfaction_gamma,
+    models = fit_reward_models(cfg, fit, seed, gamma=cfg.satisfaction_gamma,
                                item_categories=dict(enumerate(sim.truth["item_category"])))
     for name, model in models.items():
-        rewards = model.mental_rewards(trajectories).join(satisfaction, on="event_id")
+        rewards = model.mental_rewards(scored).join(satisfaction, on="event_id")
         result[name] = {
             "r_star": spearman(rewards["mental_reward"], rewards["reward"]),
             "r_star_advantage": spearman(
                 rewards["mental_reward_positive"] - rewards["mental_reward_negative"],
                 rewards["reward"]),
         }
-    logger.info("satisfaction check: %s", result)
+    logger.info("satisfaction check (held-out users): %s", result)
     return result
 
 
 # --------------------------------------------------------------------------- 4. Fig. 3(a)
 def mental_reward_by_step(data: SessionsSplit, rewards: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Mean r* per reward model and step position (< 10), beside the mean hidden satisfaction."""
+    """Mean r* per reward model and step position (< 10) on the test users' steps (the reward
+    models fitted on the train users), beside the mean hidden satisfaction there."""
+    test_events = data.test.select("event_id")
     by_step = pl.concat([
-        reward.select("step", "mental_reward").with_columns(pl.lit(name).alias("reward_model"))
+        reward.join(test_events, on="event_id").select("step", "mental_reward")
+        .with_columns(pl.lit(name).alias("reward_model"))
         for name, reward in rewards.items()
     ])
     by_step = (by_step.filter(pl.col("step") < 10)
                .group_by("reward_model", "step")
                .agg(pl.col("mental_reward").mean().alias("mean_mental_reward"), pl.len().alias("n"))
                .sort("reward_model", "step"))
-    truth_by_step = (data.trajectories.select("event_id", "step")
+    truth_by_step = (data.test.select("event_id", "step")
                      .join(data.satisfaction, on="event_id")
                      .filter(pl.col("step") < 10).group_by("step")
                      .agg(pl.col("reward").mean().alias("mean_satisfaction")).sort("step"))
@@ -405,17 +381,19 @@ def _plot_by_step(by_step: pl.DataFrame, path: Path) -> None:
 
 # --------------------------------------------------------------- 5. held-out explicit signals
 def explicit_signal_check(cfg: ExperimentConfig, seed: int) -> dict[str, Any]:
-    """Train on click/none only; AUC of r* separating liked from disliked steps."""
+    """Train on click/none only, on 80% of the users; on the other 20%, the AUC of r*
+    separating liked from disliked steps and the Spearman of r* with the hidden reward."""
     sim = simulate_logs("production", rows=cfg.production_rows, seed=seed)
     logs = pl.from_arrow(sim.logs)
     # Only 'none' is negative: like and dislike are engagement like a click, so the reward
     # model never learns which engaged steps were liked or disliked.
     trajectories = user_trajectories(drop_hidden_reward(logs), config=PrepareConfig(
         negative_signals=("none",), positive_signals=("click", "like", "dislike")))
+    fit, scored = _held_out(trajectories, seed, 9)
     truth = logs.select("event_id", "feedback", "reward")
-    result: dict[str, Any] = {"rows": logs.height}
-    for name, model in fit_reward_models(cfg, trajectories, seed, gamma=cfg.gamma).items():
-        rewards = model.mental_rewards(trajectories).select(
+    result: dict[str, Any] = {"rows": scored.height, "fit_rows": fit.height}
+    for name, model in fit_reward_models(cfg, fit, seed, gamma=cfg.gamma).items():
+        rewards = model.mental_rewards(scored).select(
             "event_id", "mental_reward",
             (pl.col("mental_reward_positive") - pl.col("mental_reward_negative")).alias("advantage"))
         joined = rewards.join(truth, on="event_id")
@@ -431,8 +409,9 @@ def explicit_signal_check(cfg: ExperimentConfig, seed: int) -> dict[str, Any]:
             "n_dislike": int((~liked).sum()),
             "spearman_hidden_reward": spearman(joined["mental_reward"], joined["reward"]),
         }
-        logger.info("explicit check %s: %s", name, result[name])
-    clicks = truth.with_columns((pl.col("feedback") != "none").alias("engaged"))
+        logger.info("explicit check %s (held-out users): %s", name, result[name])
+    clicks = scored.select("event_id").join(truth, on="event_id").with_columns(
+        (pl.col("feedback") != "none").alias("engaged"))
     result["click_spearman_hidden_reward"] = spearman(clicks["engaged"].cast(pl.Float64),
                                                       clicks["reward"])
     return result
@@ -464,10 +443,12 @@ def rl_variant(
 # ------------------------------------------------------------------------------ all of it
 def run_mtrec_experiment(
     out_dir: str | os.PathLike[str], seed: int = 0, *, config: ExperimentConfig | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Run the six experiments and write their tables and figure into ``out_dir``.
 
-    Returns the summary (also written as ``summary.json``).
+    ``progress`` shows tqdm bars (stderr) over the CTR fits. Returns the summary (also
+    written as ``summary.json``).
     """
     cfg = config or ExperimentConfig()
     out = Path(out_dir)
@@ -483,10 +464,9 @@ def run_mtrec_experiment(
     for name, model in reward_models.items():
         logger.info("%s: %.1fs, final loss %.4f", name, model.fit_seconds_, model.loss_curve_[-1])
 
-    table = alignment_table(cfg, seed, data, rewards)
-    _write_frame(table, out / "mtrec_table.csv")
-    atomic_write_text(out / "mtrec_table.md",
-                      _markdown(table.select("model", "auc", "ncis", "ncis_base_shifted")))
+    selection = alignment_selection(cfg, seed, data) if cfg.tune_alignment else None
+    table = run_alignment_table(cfg, seed, alignment_data(data), selection, rewards, out,
+                                progress=progress)
 
     correlations = reward_correlations(data, rewards)
     _write_frame(correlations, out / "reward_correlations.csv")
@@ -509,6 +489,7 @@ def run_mtrec_experiment(
 
     summary = {
         "seed": seed,
+        "data": "sessions simulator",
         "config": cfg.to_dict(),
         "table": table.to_dicts(),
         "reward_correlations": correlations.to_dicts(),

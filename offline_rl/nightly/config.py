@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offline_rl.config import Boolean, Config, Date, Integer, Optional, Real, Rule, Strings, Text
+from offline_rl.config import (
+    Boolean,
+    Choice,
+    Config,
+    Date,
+    Integer,
+    Optional,
+    Real,
+    Rule,
+    Strings,
+    Text,
+)
+from offline_rl.data.engines import ENGINES
 from offline_rl.data.prepare import PrepareConfig
 from offline_rl.nightly.promotion import PromotionRule
 from offline_rl.nightly.split import HoldoutConfig
@@ -63,8 +75,9 @@ class NightlyConfig(Config):
     negative_signals: tuple[str, ...] = ("dislike",)
     """Definitely-negative oracle signals of IGL-P(3), e.g. dislike (unused when states = 2)."""
 
-    alpha: float = 1.0
-    """Negative labelling propensity of IGL-P(3) (decoded reward -1/alpha)."""
+    alpha: float | None = None
+    """Negative labelling propensity of IGL-P(3) (decoded reward -1/alpha); none: estimated
+    from each night's held-out folds (IGLPConfig.alpha, docs/igl.md), never from the truth."""
 
     max_weight: float | None = None
     """Clip of the IK importance weights 1/(K·P); none by default."""
@@ -113,6 +126,14 @@ class NightlyConfig(Config):
     """Promotion: largest acceptable upper end of a negative metric's relative lift (0.1: a
     rise of more than 10% must be ruled out)."""
 
+    engine: str = "duckdb"
+    """SQL engine of the validate and prepare steps: duckdb (in this process) or spark
+    (pip install 'offline-rl[spark]'). Both give the same rows (docs/scale.md), so the engine
+    is not part of a step's fingerprint: switching it re-uses finished steps."""
+
+    spark_master: str | None = None
+    """Spark master URL with engine = spark (default local[2]; e.g. spark://host:7077, yarn)."""
+
     threads: int = 1
     """CPU threads for torch (fixed so that results are reproducible). One by default: the
     models are small, and on a shared 2-core machine a second torch thread measured 30-80x
@@ -129,7 +150,7 @@ class NightlyConfig(Config):
         "warm_start": Boolean(),
         "states": Integer(2, 3),
         "negative_signals": Strings(),
-        "alpha": Real(0.0, 1e6, low_open=True),
+        "alpha": Optional(Real(0.0, 1e6, low_open=True)),
         "max_weight": Optional(Real(0.0, low_open=True)),
         "ik_epochs": Integer(1),
         "ik_restarts": Integer(1),
@@ -144,6 +165,8 @@ class NightlyConfig(Config):
         "negative_metrics": PromotionRule.CONSTRAINTS["negative_metrics"],
         "promotion_margin": PromotionRule.CONSTRAINTS["margin"],
         "negative_lift_limit": PromotionRule.CONSTRAINTS["negative_limit"],
+        "engine": Choice(ENGINES),
+        "spark_master": Optional(Text()),
         "threads": Integer(1),
     }
     RULES = (
@@ -154,6 +177,8 @@ class NightlyConfig(Config):
              lambda c: c.bootstrap_replicates != 1),
         Rule("negative_metrics", "a tuple without the primary metric",
              lambda c: c.primary_metric not in c.negative_metrics),
+        Rule("spark_master", "None unless engine == 'spark'",
+             lambda c: c.spark_master is None or c.engine == "spark"),
     )
 
 
@@ -194,12 +219,19 @@ class StepConfigs:
     promotion: PromotionRule
     """The gate the ``evaluate`` step applies to the candidate policy."""
 
+    engine: str
+    """SQL engine of the ``validate`` and ``prepare`` steps (how they run, not what they
+    compute: left out of the fingerprints)."""
+
+    spark_master: str | None
+    """Spark master URL with the spark engine."""
+
 
 def step_configs(config: NightlyConfig) -> StepConfigs:
     """The configs of every step of a run of ``config`` (see :class:`StepConfigs`).
 
     IGL-P's oracle settings apply to 3 states only: with ``states = 2`` the learner gets no
-    negative signals and alpha = 1. Without bootstrap replicates the lift intervals are the
+    negative signals and alpha = 1 (IGLPConfig's None). Without bootstrap replicates the lift intervals are the
     delta method's, as in ``offline-rl evaluate --replicates 0``.
     """
     # Imported here: offline_rl.igl and offline_rl.qriql load torch, which `--help` does
@@ -215,7 +247,7 @@ def step_configs(config: NightlyConfig) -> StepConfigs:
         igl=IGLPConfig(
             states=config.states,
             negative_signals=config.negative_signals if three_states else (),
-            alpha=config.alpha if three_states else 1.0,
+            alpha=config.alpha if three_states else None,
             seed=config.seed,
             ik_epochs=config.ik_epochs,
             ik_restarts=config.ik_restarts,
@@ -236,6 +268,8 @@ def step_configs(config: NightlyConfig) -> StepConfigs:
             primary_metric=config.primary_metric, negative_metrics=config.negative_metrics,
             margin=config.promotion_margin, negative_limit=config.negative_lift_limit,
         ),
+        engine=config.engine,
+        spark_master=config.spark_master,
     )
 
 

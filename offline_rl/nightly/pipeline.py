@@ -54,6 +54,7 @@ import numpy as np
 import polars as pl
 
 from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
+from offline_rl.data.engines import SqlEngine, sql_engine
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.loading import validate_logs
 from offline_rl.data.prepare import prepare
@@ -224,11 +225,18 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     run = _Run(partial, progress)
     started_utc = dt.datetime.now(dt.UTC)
     files = [str(path) for path in partition.files]
-    run.step("validate", settings["validate"], lambda: _validate(files, configs))
-    run.step("prepare", settings["prepare"], lambda: _prepare(files, partial, configs))
+    # One engine for both SQL steps; a Spark session starts only if a step runs, and stops here.
+    engine = sql_engine(configs.engine, spark_master=configs.spark_master)
+    try:
+        run.step("validate", settings["validate"], lambda: _validate(files, configs, engine))
+        run.step("prepare", settings["prepare"], lambda: _prepare(files, partial, configs, engine))
+    finally:
+        close = getattr(engine, "close", None)
+        if close is not None:
+            close()
     split = _split(partial, configs, partition.window_dates)
     logger.debug("hold-out: %s", split.describe())
-    run.step("fit_igl", settings["fit_igl"], lambda: _fit_igl(partial, configs, warm_from, split))
+    run.step("fit_igl", settings["fit_igl"], lambda: _fit_igl(partial, configs, warm_from, split, files))
     if "fit_qriql" in settings:
         run.step("fit_qriql", settings["fit_qriql"], lambda: _fit_qriql(partial, configs, split))
     run.step("evaluate", settings["evaluate"], lambda: _evaluate(partial, configs, split, run.records))
@@ -284,6 +292,9 @@ def _effective_settings(config: NightlyConfig, date: str) -> dict[str, Any]:
     settings.update({"date": date})
     settings.pop("runs_dir", None)
     settings.pop("logs", None)
+    # how the SQL runs, not what it computes (both engines give the same rows)
+    settings.pop("engine", None)
+    settings.pop("spark_master", None)
     return settings
 
 
@@ -345,14 +356,15 @@ def _previous_model(runs: Path, date: str) -> Path | None:
 # ------------------------------------------------------------------------------------ steps
 
 
-def _validate(files: list[str], config: StepConfigs):
-    summary = validate_logs(files, vocabulary=config.vocabulary)
+def _validate(files: list[str], config: StepConfigs, engine: SqlEngine):
+    summary = validate_logs(files, vocabulary=config.vocabulary, engine=engine)
     metrics = {"users": summary.users, "actions": summary.actions, "signals": summary.signals, "files": summary.files}
     return {}, {"logs": summary.rows}, metrics
 
 
-def _prepare(files: list[str], partial: Path, config: StepConfigs):
-    result = prepare(files, partial / "prepared", config=config.prepare, vocabulary=config.vocabulary)
+def _prepare(files: list[str], partial: Path, config: StepConfigs, engine: SqlEngine):
+    result = prepare(files, partial / "prepared", config=config.prepare, vocabulary=config.vocabulary,
+                     engine=engine)
     return dict(result.outputs), dict(result.rows), {}
 
 
@@ -369,11 +381,16 @@ def _split(partial: Path, config: StepConfigs, window_dates: tuple[str, ...]) ->
     return temporal_split(ts, window_dates, config.holdout)
 
 
-def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None, split: TemporalSplit):
-    from offline_rl.igl.folder import fit_to_folder
+def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None, split: TemporalSplit, files: list[str]):
+    from offline_rl.igl.folder import fit_to_folder, with_logging_distribution
     from offline_rl.igl.learner import IGLP
 
-    frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
+    # The logs' whole logging distribution, when they carry it, enters the IK likelihood
+    # instead of importance weights, as in fit-igl: at 20k events the weights' ESS is ~30%
+    # of the rows and the IK model found no signal on any of 5 seeds; with the distribution
+    # it did on all 5 (docs/igl.md, "The signal check").
+    frame = with_logging_distribution(
+        drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet")), files)
     held_out = frame.filter(is_evaluation(split.cut))
     train = frame.filter(~is_evaluation(split.cut))
     del frame

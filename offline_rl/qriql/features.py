@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from offline_rl.frames import check_frame
+
 PAD = 0
 UNKNOWN = 1
 OFFSET = 2
@@ -34,15 +36,9 @@ KEY_COLUMNS: tuple[str, ...] = ("user_id", "session_id", "step", "event_id")
 
 
 def require_columns(frame: pl.DataFrame, columns: Sequence[str], *, where: str) -> None:
-    """Raise ValueError naming the missing columns and the valid ones."""
-    if not isinstance(frame, pl.DataFrame):
-        raise ValueError(f"{where} expects a polars.DataFrame, got {type(frame).__name__}.")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: unable to find column(s) {missing}; valid columns: {frame.columns}. "
-            "Pass the user_trajectories table (offline_rl.data.prepare.user_trajectories)."
-        )
+    """:func:`offline_rl.frames.check_frame` with the hint that the table is user_trajectories."""
+    check_frame(frame, columns, where=where,
+                hint="Pass the user_trajectories table (offline_rl.data.prepare.user_trajectories).")
 
 
 @dataclass(frozen=True)

@@ -69,16 +69,17 @@ def test_rated_steps_carry_the_held_out_rating(tmp_path):
     steps = data.implicit.trajectories
     assert "rating" not in steps.columns and "reward" not in steps.columns
     assert set(steps["user_id"]) == {"1", "2"}  # a user needs 2 ratings
-    # users 1 and 2 rated 3 and 2 movies: 2 + 1 positions, each a rated and a not-rated step
-    assert steps.height == 6 and steps["response"].sum() == 3
+    # users 1 and 2 rated 3 and 2 movies: 3 + 2 positions (the first rating included, issue
+    # #14), each a rated and a not-rated step
+    assert steps.height == 10 and steps["response"].sum() == 5
     rated = data.rated_steps
-    assert rated.height == 3
+    assert rated.height == 5
     given = {(user, movie): float(rating) for user, rows in RATINGS.items()
              for movie, rating, _ in rows}
     for user, movie, rating in rated.select("user_id", "movie", "rating").iter_rows():
         assert given[(user, movie)] == rating
-    # the first rating in time of each user is history only, never a step
-    assert ("1", "20") not in set(rated.select("user_id", "movie").iter_rows())
+    # the first rating in time of each user is a step too (it enters a QR-IQL state)
+    assert ("1", "20") in set(rated.select("user_id", "movie").iter_rows())
     movie_of = dict(data.implicit.items.select("item", "asin").iter_rows())
     for user, item in steps.filter(pl.col("response") == 0).select("user_id", "item").iter_rows():
         assert (user, movie_of[item]) not in given  # negatives are movies the user never rated

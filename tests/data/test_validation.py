@@ -13,7 +13,6 @@ from log_builders import make_log_rows, rows_to_table
 from test_loading import BAD_INPUTS
 
 from offline_rl.cli import main
-from offline_rl.data import loading
 from offline_rl.data.loading import load_logs, validate_logs
 from offline_rl.data.prepare import ik_training_set, prepare, user_trajectories
 from offline_rl.data.validation import validate_ik_training_set, validate_log_frame
@@ -123,20 +122,21 @@ def test_frames_and_files_give_the_same_marts(log_file):
     assert user_trajectories(log_file).equals(user_trajectories(frame))
 
 
-# ------------------------------------------------------------------------------- streaming
-def test_rules_and_row_numbers_hold_across_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "_BATCH_ROWS", 4)
+# ------------------------------------------------------------------------------- row groups
+def test_rules_and_row_numbers_hold_across_row_groups(tmp_path):
     rows = make_log_rows()
-    rows["context"][9] = [1.0, 2.0, 3.0]  # the first batch fixed the length at 2
+    rows["context"][9] = [1.0, 2.0, 3.0]  # the first row fixed the length at 2
     path = tmp_path / "logs.parquet"
-    pq.write_table(rows_to_table(rows), path)
+    pq.write_table(rows_to_table(rows), path, row_group_size=4)
     with pytest.raises(SchemaError, match=r"column 'context', row 9 \(event_id=109\).*2 features per row"):
         validate_logs(path)
     rows = make_log_rows()
-    rows["event_id"][10] = 101  # a duplicate of a row in the first batch
-    pq.write_table(rows_to_table(rows), path)
+    rows["event_id"][10] = 101  # a duplicate of a row in the first row group
+    pq.write_table(rows_to_table(rows), path, row_group_size=4)
     with pytest.raises(SchemaError, match=r"column 'event_id', row 10 \(event_id=101\).*unique"):
         load_logs(path)
+    with pytest.raises(SchemaError, match=r"column 'event_id', row 10 \(event_id=101\).*unique"):
+        validate_logs(path)
 
 
 # ------------------------------------------------------------------------------- ik_training_set

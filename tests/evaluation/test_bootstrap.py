@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from offline_rl.evaluation.bootstrap import bootstrap_functionals, poisson_one
+from offline_rl.evaluation.bootstrap import bootstrap_functionals, poisson_weights
 from offline_rl.evaluation.delta import delta_intervals
 from offline_rl.evaluation.design import build_design
 from offline_rl.evaluation.statistics import Functional, functional_values, reduce_to_units
@@ -129,13 +129,25 @@ def test_bootstrap_and_delta_standard_errors_agree(coverage_run):
     assert np.median(ratio) == pytest.approx(1.0, abs=0.03)
 
 
-def test_poisson_sampler_matches_poisson_one_distribution():
-    draws = poisson_one(np.random.default_rng(0), (2_000_000,))
+def test_poisson_weights_follow_the_poisson_one_distribution():
+    draws = poisson_weights(np.arange(20_000, dtype=np.uint64), 100, seed=0).ravel()
     frequencies = np.bincount(draws.astype(int), minlength=8)[:8] / draws.size
     expected = np.array([math.exp(-1) / math.factorial(k) for k in range(8)])
     assert np.all(np.abs(frequencies - expected) <= 5 * np.sqrt(expected / draws.size) + 1e-6)
     assert draws.mean() == pytest.approx(1.0, abs=0.003)
     assert draws.var() == pytest.approx(1.0, abs=0.005)
+
+
+def test_poisson_weights_are_independent_across_units_and_replicates():
+    weights = poisson_weights(np.arange(4_000, dtype=np.uint64), 400, seed=1)  # (replicates, units)
+    centred = weights - 1.0
+    # correlation of neighbouring units, of neighbouring replicates, and of seeds: ~N(0, 1/sqrt(N))
+    for left, right in ((centred[:, :-1], centred[:, 1:]), (centred[:-1], centred[1:]),
+                        (centred, poisson_weights(np.arange(4_000, dtype=np.uint64), 400, seed=2) - 1.0)):
+        assert abs(float(np.mean(left * right))) < 5 / math.sqrt(left.size)
+    # the weights of a unit depend on its key only: any order or subset gives the same columns
+    keys = np.random.default_rng(3).permutation(4_000).astype(np.uint64)
+    np.testing.assert_array_equal(poisson_weights(keys, 400, seed=1), weights[:, keys.astype(np.int64)])
 
 
 @pytest.mark.parametrize("method", ["poisson", "multinomial"])

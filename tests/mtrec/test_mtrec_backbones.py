@@ -130,3 +130,46 @@ def test_save_load_identical_predictions_with_attention(frame, tmp_path):
     assert np.array_equal(loaded.predict_proba(trajectories), model.predict_proba(trajectories))
     assert np.array_equal(loaded.predict_proba(trajectories, untrained=True),
                           model.predict_proba(trajectories, untrained=True))
+    with pytest.raises(FileNotFoundError):
+        MTRecClassifier.load(tmp_path / "missing")
+
+
+def test_dien_augru_updates_only_where_the_candidate_attends():
+    """AUGRU: u'_t = a_t u_t. With all attention on step k the state is one GRU update from 0
+    at step k; with none it stays 0 (so the attention, not a plain GRU, carries the interest)."""
+    from offline_rl.mtrec.backbones import DIEN
+
+    torch.manual_seed(0)
+    model = DIEN(7, 9, 4, dim=8, hidden=16)
+    interests = torch.randn(3, 5, 8)
+    k = 2
+    one_hot = torch.zeros(3, 5)
+    one_hot[:, k] = 1.0
+    x = torch.cat([interests[:, k], torch.zeros(3, 8)], dim=-1)
+    expected = torch.sigmoid(model.update(x)) * torch.tanh(model.candidate_state(x))
+    torch.testing.assert_close(model.evolve(interests, one_hot), expected)
+    assert torch.equal(model.evolve(interests, torch.zeros(3, 5)), torch.zeros(3, 8))
+    # half the attention: the update gate is halved
+    half = model.evolve(interests, one_hot * 0.5)
+    torch.testing.assert_close(half, 0.5 * torch.sigmoid(model.update(x))
+                               * torch.tanh(model.candidate_state(x)))
+
+
+def test_sasrec_positions_never_read_later_items():
+    """SASRec's causal mask: block outputs at positions < t do not change when item t does;
+    with two blocks the last position's output depends on it through the earlier positions."""
+    from offline_rl.mtrec.backbones import SASRec
+
+    torch.manual_seed(0)
+    model = SASRec(7, 12, 4, dim=8, hidden=16).eval()
+    history = torch.tensor([[0, 3, 5, 7, 2], [4, 6, 1, 9, 10]])
+    changed = history.clone()
+    changed[:, -1] = torch.tensor([8, 11])
+    before = model.sequence(history, history % 4)
+    after = model.sequence(changed, changed % 4)
+    torch.testing.assert_close(before[:, :-1], after[:, :-1])
+    assert not torch.allclose(before[:, -1], after[:, -1])
+    # an earlier item does reach the last position
+    earlier = history.clone()
+    earlier[:, 2] = torch.tensor([11, 11])
+    assert not torch.allclose(model.sequence(earlier, earlier % 4)[:, -1], before[:, -1])

@@ -48,6 +48,9 @@ def test_step_configs_follow_the_nightly_settings():
     assert configs.evaluation.n_replicates == 0 and configs.evaluation.interval == "delta"
     three = step_configs(NightlyConfig(logs="logs/", alpha=0.25, quantiles=3))
     assert three.igl.negative_signals == ("dislike",) and three.igl.alpha == 0.25 and three.qriql.quantiles == 3
+    # alpha by default: estimated each night by IGL-P (None), not a number picked once
+    assert NightlyConfig(logs="logs/").alpha is None
+    assert step_configs(NightlyConfig(logs="logs/")).igl.alpha is None
 
 
 def test_unparseable_file(tmp_path):

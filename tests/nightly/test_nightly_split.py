@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -160,3 +161,13 @@ def test_scores_hold_exactly_the_evaluation_events_and_rewards_cover_all(capture
     report = json.loads((result.run_dir / "report.json").read_text())
     assert report["data"]["n_events"] == split["evaluation_events"]
     assert result.manifest["rows"]["fit_igl"]["train_events"] == split["train_events"]
+
+
+def test_the_fit_reads_the_logs_logging_distribution(captured_run):
+    """The IK likelihood gets the whole logging distribution of logs that carry it, as in
+    fit-igl, instead of importance weights on the logged action only."""
+    _, seen = captured_run
+    frame = seen["igl"]
+    assert "action_probs" in frame.columns and frame["action_probs"].null_count() == 0
+    logged = frame.select(pl.col("action_probs").list.get(pl.col("action_index")))
+    assert np.allclose(logged.to_series().to_numpy(), frame["propensity"].to_numpy())

@@ -1,8 +1,10 @@
-"""What r* recovers on simulated users (slow: a few minutes on 2 busy cores).
+"""What r* recovers on simulated users, scored on held-out users (slow: minutes on 2 cores).
 
-Margins come from the sample size: a rank correlation near 0 has standard error about
-``1 / sqrt(n - 1)``, an AUC under the null ``sqrt((n1 + n0 + 1) / (12 n1 n0))``; we ask for
-two standard errors.
+Every check fits the reward models on 80% of the users and scores the steps of the other
+20%, which no model has seen, on 5 seeds. Margins come from the sample size: a rank
+correlation near 0 has standard error about ``1 / sqrt(n - 1)``, an AUC under the null
+``sqrt((n1 + n0 + 1) / (12 n1 n0))``; we ask for two standard errors. The measured figures are
+in docs/qriql.md (per-seed tables).
 """
 
 from __future__ import annotations
@@ -22,50 +24,56 @@ from offline_rl.mtrec.experiment import (
     satisfaction_check,
     spearman,
 )
+from offline_rl.mtrec.protocol import split_users
 from offline_rl.qriql import QRIQL, QRIQLConfig
 from offline_rl.simulators.sessions import simulate
 
 pytestmark = pytest.mark.slow
+SEEDS = [0, 1, 2, 3, 4]
 
 
-@pytest.fixture(scope="module")
-def fitted():
-    sim = simulate(rows=20000, seed=0)
+def _held_out_rewards(seed: int) -> pl.DataFrame:
+    """QR-IQL (gamma = 0.9) fitted on 80% of the users of 20,000 steps; r* of the others'
+    steps beside their hidden satisfaction."""
+    sim = simulate(rows=20000, seed=seed)
     logs = pl.from_arrow(sim.logs)
     trajectories = user_trajectories(drop_hidden_reward(logs))
-    model = QRIQL(QRIQLConfig(steps=400, batch_size=1000)).fit(
-        trajectories, item_categories=dict(enumerate(sim.truth["item_category"])))
-    rewards = model.mental_rewards(trajectories).join(
-        logs.select("event_id", "reward"), on="event_id")
-    return rewards
+    _, scored_users = split_users(trajectories["user_id"], 0.2, [seed, 8])
+    scored = pl.col("user_id").is_in(scored_users)
+    model = QRIQL(QRIQLConfig(steps=400, batch_size=1000, seed=seed)).fit(
+        trajectories.filter(~scored), item_categories=dict(enumerate(sim.truth["item_category"])))
+    held_out = trajectories.filter(scored)
+    return model.mental_rewards(held_out).join(logs.select("event_id", "reward"), on="event_id")
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def held_out(request):
+    return _held_out_rewards(request.param)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Not with gamma = 0.9 (the experiment's Table-1 reward models). Measured 2026-11-22, "
-    "20,000 steps, QR-IQL fitted on all of them and seeded like the simulator, seeds 0/1/2: "
-    "Spearman with the hidden satisfaction 0.063/0.032/0.077 for the click, "
-    "-0.041/-0.043/-0.027 for r* of the logged action, 0.063/0.042/0.055 for "
-    "r*(s,a^P) - r*(s,a^N); margin 0.014. The users are myopic, "
-    "so r* = Q(s,a) - gamma V(s') subtracts a future the users did not choose for: a session "
-    "that ends after a disappointing click has V(s') = 0 and the highest r* (docs/qriql.md). "
-    "With the users' gamma = 0 and enough data the claim holds: "
+    "Not with gamma = 0.9 (the experiment's Table-1 reward models): on held-out users r* of "
+    "the logged action is below the click on every seed (docs/qriql.md, 'Held-out checks'). "
+    "The users are myopic, so r* = Q(s,a) - gamma V(s') subtracts a future the users did not "
+    "choose for: a session that ends after a disappointing click has V(s') = 0 and the "
+    "highest r*. With the users' gamma = 0 and enough data the claim holds: "
     "test_mental_reward_tracks_satisfaction_when_gamma_is_the_users."))
-def test_mental_reward_tracks_satisfaction_better_than_clicks(fitted):
-    margin = 2.0 / math.sqrt(fitted.height - 1)
-    r_star = spearman(fitted["mental_reward"], fitted["reward"])
-    click = spearman(fitted["response"], fitted["reward"])
+def test_mental_reward_tracks_satisfaction_better_than_clicks(held_out):
+    margin = 2.0 / math.sqrt(held_out.height - 1)
+    r_star = spearman(held_out["mental_reward"], held_out["reward"])
+    click = spearman(held_out["response"], held_out["reward"])
     assert r_star > click + margin
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [*SEEDS[:4], pytest.param(4, marks=pytest.mark.xfail(
+    strict=True, reason=(
+        "Held out, seed 4 misses: Spearman with the satisfaction 0.092 for the click, 0.077 "
+        "(QR-IQL) and 0.060 (IQ-Learn) for r*, margin 0.014 (docs/qriql.md, measured "
+        "2026-12-03). Seeds 0-3 hold.")))])
 def test_mental_reward_tracks_satisfaction_when_gamma_is_the_users(seed):
-    """The issue's claim, with reward models whose gamma is the simulated users' own (0).
-
-    r* of the logged action (the paper's Fig. 3 quantity), QR-IQL and IQ-Learn, 100,000 steps:
-    with 20,000 the reward model's estimate of the click probability is too noisy (docs/qriql.md).
-    Measured 2026-11-22, seeds 0/1/2: click 0.053/0.046/0.080, r* QR-IQL 0.116/0.107/0.114,
-    IQ-Learn 0.100/0.106/0.112; margin 0.006.
-    """
+    """The issue's claim with reward models whose gamma is the simulated users' own (0):
+    r* of the logged action (Fig. 3's quantity), QR-IQL and IQ-Learn, fitted on 80% of the
+    users of 100,000 steps and scored on the other 20% (docs/qriql.md has the figures)."""
     result = satisfaction_check(
         ExperimentConfig(satisfaction_rows=100000, satisfaction_gamma=0.0, reward_steps=400,
                          reward_batch_size=1000), seed)
@@ -73,17 +81,20 @@ def test_mental_reward_tracks_satisfaction_when_gamma_is_the_users(seed):
         assert result[name]["r_star"] > result["click"] + result["margin_2se"], result
 
 
-def test_mental_reward_decreases_along_sessions(fitted):
-    """Fig. 3(a): users tire, and mean r* falls from the first steps to the later ones."""
-    early = fitted.filter(pl.col("step") <= 1)["mental_reward"].to_numpy()
-    late = fitted.filter(pl.col("step").is_between(6, 9))["mental_reward"].to_numpy()
+def test_mental_reward_decreases_along_sessions(held_out):
+    """Fig. 3(a) on held-out users: mean r* falls from the first steps to the later ones."""
+    early = held_out.filter(pl.col("step") <= 1)["mental_reward"].to_numpy()
+    late = held_out.filter(pl.col("step").is_between(6, 9))["mental_reward"].to_numpy()
     se = math.sqrt(early.var() / early.size + late.var() / late.size)
     assert early.mean() - late.mean() > 2 * se
 
 
-def test_mental_reward_separates_held_out_likes():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mental_reward_separates_held_out_likes(seed):
+    """Trained on click/none only (80% of the users); on the other 20%, r*(a^P) - r*(a^N)
+    separates liked from disliked engaged steps by more than 2 null SE."""
     result = explicit_signal_check(
-        ExperimentConfig(production_rows=20000, reward_steps=400, reward_batch_size=1000), 0)
+        ExperimentConfig(production_rows=20000, reward_steps=400, reward_batch_size=1000), seed)
     for name in ("QR-IQL", "IQ-Learn"):
         n1, n0 = result[name]["n_like"], result[name]["n_dislike"]
         se = math.sqrt((n1 + n0 + 1) / (12 * n1 * n0))

@@ -17,6 +17,10 @@ spark       on a Spark master URL, ``local[2]`` by default, after transpiling th
             ``spark`` extra: ``pip install 'offline-rl[spark]'``)
 ==========  ==========================================================================
 
+A view may also be a :class:`NumberedParquet`: Parquet files whose rows carry where they come
+from (:data:`SOURCE_INDEX`, :data:`SOURCE_ROW`), which validation needs to name the file and
+row of a bad value without reading the rows on this machine.
+
 ``sql_engine("spark", spark_master="yarn")`` is the one call a command line needs to turn
 ``--engine`` and ``--spark-master`` into an engine for
 :func:`~offline_rl.data.sql_jobs.run_sql_job` and :func:`~offline_rl.data.sql_jobs.write_sql_job`.
@@ -25,13 +29,52 @@ spark       on a Spark master URL, ``local[2]`` by default, after transpiling th
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
 #: The engine names :func:`sql_engine` accepts (for a ``Choice`` constraint or a CLI option).
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+#: The column of a :class:`NumberedParquet` view holding the 0-based position of the row's file
+#: among its paths (BIGINT).
+SOURCE_INDEX = "__source_index"
+#: The column of a :class:`NumberedParquet` view holding the row's 0-based position within its
+#: file (BIGINT), counted over every row group.
+SOURCE_ROW = "__source_row"
+
+
+@dataclass(frozen=True, init=False)
+class NumberedParquet:
+    """Parquet files as one view (columns unioned by name) whose rows also carry
+    :data:`SOURCE_INDEX` and :data:`SOURCE_ROW`.
+
+    DuckDB numbers rows with the virtual columns ``file_index`` and ``file_row_number`` of
+    ``read_parquet``; Spark with the hidden ``_metadata.file_path`` and
+    ``_metadata.row_index`` columns of its Parquet source (Spark >= 3.5), so a row's number
+    does not depend on how the files are split into tasks.
+    """
+
+    paths: tuple[str, ...]
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]]) -> None:
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        object.__setattr__(self, "paths", tuple(os.fspath(path) for path in paths))
+        if not self.paths:
+            raise ValueError("NumberedParquet needs at least one Parquet path")
+
+
+class Queries(Protocol):
+    """Views registered once, for several queries (:meth:`SqlEngine.open`)."""
+
+    def run(self, query: str, params: Mapping[str, object]) -> pa.Table:
+        """The query's rows, in its ORDER BY order, as a pyarrow Table."""
+        ...
 
 
 @runtime_checkable
@@ -42,6 +85,11 @@ class SqlEngine(Protocol):
 
     def run(self, query: str, views: Mapping[str, object], params: Mapping[str, object]) -> pa.Table:
         """The query's rows, in its ORDER BY order, as a pyarrow Table."""
+        ...
+
+    def open(self, views: Mapping[str, object]) -> AbstractContextManager[Queries]:
+        """``views`` registered once (one DuckDB connection, one Spark session) for several
+        queries: what a sequence of small queries over the same input saves in set-up."""
         ...
 
     def write(
@@ -94,4 +142,4 @@ def sql_engine(
     raise ValueError(f"unknown SQL engine {engine!r}; valid engines: {list(ENGINES)}")
 
 
-__all__ = ["ENGINES", "SqlEngine", "sql_engine"]
+__all__ = ["ENGINES", "SOURCE_INDEX", "SOURCE_ROW", "NumberedParquet", "Queries", "SqlEngine", "sql_engine"]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from offline_rl.data.atomic import atomic_path
+from offline_rl.data.engines import SOURCE_INDEX, SOURCE_ROW, NumberedParquet
 
 #: DuckDB's memory ceiling; above it sorts and windows spill to a temporary folder, which
 #: keeps a 10M-event job under 2 GiB of resident memory instead of ~6 GiB.
@@ -36,9 +38,14 @@ class DuckDBEngine:
         return f"DuckDBEngine(threads={self.threads!r})"
 
     def run(self, query: str, views: Mapping[str, object], params: Mapping[str, object]) -> pa.Table:
+        with self.open(views) as queries:
+            return queries.run(query, params)
+
+    @contextmanager
+    def open(self, views: Mapping[str, object]) -> Iterator[_Queries]:
         with self._connect() as connection:
             _register(connection, views)
-            return connection.sql(query, params=dict(params)).to_arrow_table()
+            yield _Queries(connection)
 
     def write(
         self,
@@ -72,10 +79,23 @@ class DuckDBEngine:
         return connection
 
 
+class _Queries:
+    """Queries on one connection whose views are registered."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+
+    def run(self, query: str, params: Mapping[str, object]) -> pa.Table:
+        return self.connection.sql(query, params=dict(params)).to_arrow_table()
+
+
 def _register(connection: duckdb.DuckDBPyConnection, views: Mapping[str, object]) -> None:
     """Register each view: a Parquet path or list of paths is scanned lazily by DuckDB
     (bounded memory), a polars frame or pyarrow table is read in place."""
     for name, source in views.items():
+        if isinstance(source, NumberedParquet):
+            _register_numbered(connection, name, source.paths)
+            continue
         if isinstance(source, (str, os.PathLike)):
             source = [source]
         if isinstance(source, (list, tuple)):
@@ -83,6 +103,17 @@ def _register(connection: duckdb.DuckDBPyConnection, views: Mapping[str, object]
             connection.read_parquet(files, union_by_name=True, hive_partitioning=False).create_view(name)
         else:
             connection.register(name, source)
+
+
+def _register_numbered(connection: duckdb.DuckDBPyConnection, name: str, paths: tuple[str, ...]) -> None:
+    """``name``: the files' rows with their file's position in ``paths`` and their row in it,
+    from DuckDB's virtual columns ``file_index`` (the position in the list given to
+    ``read_parquet``) and ``file_row_number``."""
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+    connection.sql(
+        f"SELECT *, CAST(file_index AS BIGINT) AS {SOURCE_INDEX}, CAST(file_row_number AS BIGINT) AS {SOURCE_ROW} "
+        f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+    ).create_view(name)
 
 
 def _quote(path: Path) -> str:

@@ -29,14 +29,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import sqlglot
+
+from offline_rl.data.engines import SOURCE_INDEX, SOURCE_ROW, NumberedParquet
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +65,65 @@ SESSION_CONF: dict[str, str] = {
 MINIMUM_SPARK_VERSION = (4, 0)
 
 
+#: DuckDB list functions that Spark spells otherwise or treats differently, and what this
+#: engine writes for them (each run on both engines by tests/sql/test_spark_rewrites.py):
+#: name -> (Spark form, why).
+SPARK_REWRITES: dict[str, tuple[str, str]] = {
+    "list_sum": (
+        "CASE WHEN SIZE(ARRAY_COMPACT(xs)) = 0 THEN NULL "
+        "ELSE AGGREGATE(xs, CAST(0 AS DOUBLE), (acc, x) -> acc + COALESCE(x, 0)) END",
+        "Spark has no list_sum; DuckDB skips NULL elements, and the sum of none is NULL",
+    ),
+    "list_count": ("SIZE(ARRAY_COMPACT(xs))", "Spark has no list_count (DuckDB: the non-NULL elements)"),
+    "list_element": (
+        "TRY_ELEMENT_AT(xs, CAST(i AS INT))",
+        "Spark has no list_element; both are 1-based and NULL out of range (plain ELEMENT_AT "
+        "raises in ANSI mode, and Spark takes an INT index only)",
+    ),
+    "list_distinct": (
+        "ARRAY_DISTINCT(ARRAY_COMPACT(xs))",
+        "DuckDB's list_distinct drops NULL elements, Spark's array_distinct keeps one",
+    ),
+}
+
+
 @cache
 def to_spark_sql(query: str) -> str:
-    """``query`` (DuckDB dialect) in Spark SQL, with ``$name`` parameters as ``:name`` markers."""
-    (statement,) = sqlglot.transpile(query, read="duckdb", write="spark")
-    return statement
+    """``query`` (DuckDB dialect) in Spark SQL, with ``$name`` parameters as ``:name`` markers
+    and the functions of :data:`SPARK_REWRITES` rewritten."""
+    tree = sqlglot.parse_one(query, read="duckdb")
+    # Innermost first, so that a rewritten call's arguments are already rewritten.
+    for node in reversed(list(tree.find_all(sqlglot.exp.ArrayDistinct, sqlglot.exp.Anonymous))):
+        rewritten = _rewrite_for_spark(node)
+        if rewritten is not node:
+            node.replace(rewritten)
+    return tree.sql(dialect="spark")
+
+
+def _rewrite_for_spark(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
+    exp = sqlglot.exp
+    if isinstance(node, exp.ArrayDistinct):
+        return exp.ArrayDistinct(this=exp.ArrayCompact(this=node.this))
+    if not isinstance(node, exp.Anonymous):
+        return node
+    name, arguments = node.name.lower(), node.expressions
+    if name == "list_sum":
+        accumulator, element = exp.to_identifier("__acc"), exp.to_identifier("__x")
+        fold = exp.Lambda(
+            this=exp.Add(this=accumulator.copy(), expression=exp.func("COALESCE", element.copy(), exp.Literal.number(0))),
+            expressions=[accumulator, element],
+        )
+        total = exp.Anonymous(
+            this="AGGREGATE", expressions=[arguments[0].copy(), exp.cast(exp.Literal.number(0), "DOUBLE"), fold]
+        )
+        # DuckDB's sum of no values (an empty list, only NULLs) is NULL, not 0.
+        nothing = exp.EQ(this=exp.ArraySize(this=exp.ArrayCompact(this=arguments[0])), expression=exp.Literal.number(0))
+        return exp.Case(ifs=[exp.If(this=nothing, true=exp.Null())], default=total)
+    if name == "list_count":
+        return exp.ArraySize(this=exp.ArrayCompact(this=arguments[0]))
+    if name == "list_element":
+        return exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[arguments[0], exp.cast(arguments[1], "INT")])
+    return node
 
 
 class SparkEngine:
@@ -135,6 +193,11 @@ class SparkEngine:
                 "it, or stop it first"
             )
         builder = SparkSession.builder.master(self.master).appName("offline-rl")
+        if self.master.startswith("local"):
+            # Python work on local executors (mapInArrow) runs in this interpreter, whose
+            # packages it needs (pyspark reads PYSPARK_PYTHON when the context starts, else
+            # runs "python3"); a cluster's executors keep their own setting.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         for key, value in {"spark.ui.showConsoleProgress": "false", **self.conf, **SESSION_CONF}.items():
             builder = builder.config(key, value)
         self._owns_session = active is None
@@ -172,6 +235,13 @@ class SparkEngine:
         _, frame = self._frame(query, views, params)
         return frame.toArrow()
 
+    @contextmanager
+    def open(self, views: Mapping[str, object]) -> Iterator[_Queries]:
+        session = self._job_session()
+        for name, source in views.items():
+            _dataframe(session, source).createOrReplaceTempView(name)
+        yield _Queries(session)
+
     def write(
         self,
         query: str,
@@ -202,6 +272,16 @@ class SparkEngine:
         return int(rows)
 
 
+class _Queries:
+    """Queries in one job session whose temporary views are registered."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def run(self, query: str, params: Mapping[str, object]) -> pa.Table:
+        return self.session.sql(to_spark_sql(query), args=dict(params)).toArrow()
+
+
 def _publish(file_system: Any, source: Any, target: Any, *, local: bool | None = None) -> None:
     """Move the finished part file ``source`` onto ``target`` (Hadoop paths on ``file_system``).
 
@@ -225,6 +305,8 @@ def _dataframe(session: Any, source: object) -> Any:
     """A Spark DataFrame over one view: Parquet file(s) scanned by Spark (the executors read
     them; columns are unioned by name like DuckDB's ``union_by_name``), or an in-memory frame
     shipped from the driver through Arrow."""
+    if isinstance(source, NumberedParquet):
+        return _numbered_parquet(session, source.paths)
     if isinstance(source, (str, os.PathLike)):
         source = [source]
     if isinstance(source, (list, tuple)):
@@ -237,6 +319,35 @@ def _dataframe(session: Any, source: object) -> Any:
             f"got {type(source).__name__}"
         )
     return session.createDataFrame(_plain_arrow(source))
+
+
+def _numbered_parquet(session: Any, paths: tuple[str, ...]) -> Any:
+    """The files' rows with their file's position in ``paths`` and their row in it.
+
+    ``_metadata.file_path`` is the file's URI as Spark lists it (``file:/tmp/a%20b.parquet``):
+    percent-decoded (a ``+`` protected first, which ``url_decode`` would read as a space) it is
+    the qualified Hadoop path of the given one (``file:/tmp/a b.parquet``), which a map
+    literal turns into its position (no join, so no broadcast job per query). A path the map
+    lacks gives NULL: a row left unnumbered is an error the validation reports, never a row
+    silently dropped. ``_metadata.row_index`` counts rows from the start of the file whichever
+    task reads them.
+    """
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+    context = session.sparkContext
+    hadoop_path = context._jvm.org.apache.hadoop.fs.Path  # noqa: SLF001 - the one JVM entry point
+    configuration = context._jsc.hadoopConfiguration()  # noqa: SLF001
+    positions = {}
+    for index, path in enumerate(paths):
+        target = hadoop_path(path)
+        positions[target.getFileSystem(configuration).makeQualified(target).toString()] = index
+    numbers = F.create_map(*[F.lit(value) for pair in positions.items() for value in pair])
+    key = F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
+    return session.read.option("mergeSchema", "true").parquet(*paths).select(
+        "*",
+        F.try_element_at(numbers, key).cast("bigint").alias(SOURCE_INDEX),
+        F.col("_metadata.row_index").cast("bigint").alias(SOURCE_ROW),
+    )
 
 
 def _plain_arrow(table: pa.Table) -> pa.Table:
