@@ -61,6 +61,18 @@ def test_one_process_cuts_epochs_as_it_always_did():
     assert DataParallel().loss_scale(4.0) == 0.25
 
 
+def test_the_loss_scale_undoes_ddps_average():
+    """DDP averages N gradients: each process's weighted sum times N / (step's total weight)
+    makes the average the gradient of the weighted mean over every process's rows."""
+    from offline_rl.runtime import World
+
+    assert DataParallel(World(rank=1, world_size=4)).loss_scale(8.0) == 0.5
+    owned = np.array([True, False, True])  # vocabulary rows: unknown slot, then users
+    assert DataParallel().distributed is False
+    module = torch.nn.Embedding(3, 2, sparse=True)
+    DataParallel().gather_owned_rows(module, owned)  # one process: nothing to do
+
+
 def test_a_parquet_is_read_row_group_by_row_group_into_the_frames_fit(tmp_path, monkeypatch):
     frame = planted_frame(n=900)
     path = tmp_path / "ik.parquet"
