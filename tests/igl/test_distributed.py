@@ -141,6 +141,15 @@ def test_two_processes_with_one_step_per_epoch_give_the_one_process_model(plante
     assert np.allclose(decoded_two["k_p_hat"].to_numpy(), decoded_one["k_p_hat"].to_numpy(), atol=1e-3)
 
 
+def test_a_process_that_owns_no_user_still_takes_part(tmp_path):
+    """One user: one process holds every row, the other none; every collective still meets."""
+    path = tmp_path / "one_user.parquet"
+    pq.write_table(planted_frame(n=600, users=1).to_arrow(), path, row_group_size=100)
+    _fit(path, tmp_path / "run", ["--epochs", "2", "--restarts", "1", "--batch-size", "256",
+                                  "--device", "cpu", "--threads", "1"], 2)
+    assert pl.read_parquet(tmp_path / "run" / "decoded_rewards.parquet")["event_id"].to_list() == list(range(600))
+
+
 def test_raw_logs_under_torchrun_are_refused(tmp_path):
     from offline_rl.simulators import simulate_logs, write_simulation
 
