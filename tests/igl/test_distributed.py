@@ -4,7 +4,8 @@
 * Fast: with a batch larger than the data (one step per epoch, so the order of rows inside a
   step does not matter), 2 processes must give the 1-process model up to float rounding:
   this pins the loss scaling, the sparse rows' gradient, the gathered user deviations, the
-  context moments, the no-signal level and the rank-0 writes, on the planted-signal frame.
+  context moments, the no-signal level, alpha's estimate and the rank-0 writes, on the
+  planted-signal frame with 3 states (IK models, alpha's classifier and policy all trained).
 * Slow: on the Covertype stream with mini-batches (so the two fits see other batches), the
   decoded F1 of 2 processes is within 0.02 of 1 process's (docs/scale.md has the figures).
 """
@@ -22,7 +23,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import torch
-from igl_fixtures import planted_frame
+from igl_fixtures import planted_actions, planted_frame
 
 from offline_rl.igl.distributed import DataParallel, user_ranks
 from offline_rl.igl.experiments._common import precision_recall_f1
@@ -100,19 +101,25 @@ def test_a_parquet_is_read_row_group_by_row_group_into_the_frames_fit(tmp_path, 
 # ------------------------------------------------------------------------------ two processes
 @pytest.fixture(scope="module")
 def planted_parquet(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ddp") / "ik_training_set.parquet"
-    pq.write_table(planted_frame(n=1600).to_arrow(), path, row_group_size=200)
-    return path
+    folder = tmp_path_factory.mktemp("ddp")
+    pq.write_table(planted_frame(n=1600).to_arrow(), folder / "ik_training_set.parquet", row_group_size=200)
+    planted_actions().write_parquet(folder / "actions.parquet")
+    return folder / "ik_training_set.parquet"
 
 
-FULL_BATCH = ["--epochs", "6", "--restarts", "1", "--batch-size", "100000", "--policy-batch-size",
-              "100000", "--policy-epochs", "3", "--device", "cpu", "--threads", "1", "--seed", "0"]
+def _full_batch(path) -> list[str]:
+    """IGL-P(3) with alpha estimated (the IK models, alpha's classifier and the policy all
+    train), one step per epoch; 60 epochs let the IK models find the planted signal."""
+    return ["--states", "3", "--negative-signal", "dislike", "--actions", str(path.parent / "actions.parquet"),
+            "--epochs", "60", "--restarts", "1", "--batch-size", "100000", "--policy-batch-size", "100000",
+            "--policy-epochs", "3", "--device", "cpu", "--threads", "1", "--seed", "0"]
 
 
 def test_two_processes_with_one_step_per_epoch_give_the_one_process_model(planted_parquet, tmp_path):
-    two = _fit(planted_parquet, tmp_path / "two", FULL_BATCH, 2)
-    one = _fit(planted_parquet, tmp_path / "one", FULL_BATCH, 1)
-    assert two.stdout.count("IGL-P(2) fitted on 1600 rows") == 1, "rank 0 alone reports"
+    two = _fit(planted_parquet, tmp_path / "two", _full_batch(planted_parquet), 2)
+    one = _fit(planted_parquet, tmp_path / "one", _full_batch(planted_parquet), 1)
+    assert two.stdout.count("IGL-P(3) fitted on 1600 rows") == 1, "rank 0 alone reports"
+    assert "signal found" in one.stdout and "(estimated)" in one.stdout
     assert "on 2 x cpu" in two.stdout and "on 1 x cpu" in one.stdout
 
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
@@ -133,12 +140,18 @@ def test_two_processes_with_one_step_per_epoch_give_the_one_process_model(plante
             assert torch.equal(state_two[name], value), name
     assert model_two.n_rows_ == model_one.n_rows_ == 1600
     assert model_two.ik_held_out_nll_ == pytest.approx(model_one.ik_held_out_nll_, abs=1e-4)
+    assert model_one.alpha_estimated_ and model_two.alpha_estimated_
+    assert model_two.alpha_ == pytest.approx(model_one.alpha_, abs=1e-4)
 
     decoded_two = pl.read_parquet(tmp_path / "two" / "decoded_rewards.parquet")
     decoded_one = pl.read_parquet(tmp_path / "one" / "decoded_rewards.parquet")
     assert decoded_two.columns == ["event_id", *DECODED_COLUMNS]
     assert decoded_two["event_id"].to_list() == decoded_one["event_id"].to_list()  # complete, in order
     assert np.allclose(decoded_two["k_p_hat"].to_numpy(), decoded_one["k_p_hat"].to_numpy(), atol=1e-3)
+    assert decoded_one["is_extreme"].sum() > 100  # the planted signal was found: a real test
+    # -1/alpha differs in the last digits with alpha; a row may sit on K * P_hat = 2
+    close = np.isclose(decoded_two["decoded_reward"].to_numpy(), decoded_one["decoded_reward"].to_numpy(), atol=1e-3)
+    assert close.mean() > 0.999
 
 
 def test_a_process_that_owns_no_user_still_takes_part(tmp_path):
