@@ -49,8 +49,9 @@ _IK_TRAINING_SET_COLUMNS = {"action_index", "weight", "num_candidates"}
 @dataclass(frozen=True, eq=False)
 class FitOutputs:
     """What :func:`fit_to_folder` produced: the fitted model, its training rows decoded out
-    of fold (:meth:`IGLP.fit_decode`), where both were written and the fit's wall-clock
-    seconds."""
+    of fold (:meth:`IGLP.fit_decode`), where both were written, the fit's wall-clock seconds
+    and the process group it ran in. Off rank 0 of a group, ``decoded`` (and so
+    :attr:`metrics`) covers that process's rows only."""
 
     model: IGLP
     decoded: pl.DataFrame

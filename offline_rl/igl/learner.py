@@ -83,6 +83,7 @@ from offline_rl.runtime import (
     World,
     all_gather_objects,
     current_world,
+    gather_objects,
     resolve_device,
 )
 
@@ -238,8 +239,11 @@ def _owned_rows(users: Vocabulary, world: World) -> np.ndarray:
 
 def _gather_in_order(decoded: pl.DataFrame, positions: np.ndarray,
                      parallel: DataParallel) -> pl.DataFrame:
-    """Every process's decoded rows, in the input's row order."""
-    parts = all_gather_objects((positions, decoded)) if parallel.distributed else [(positions, decoded)]
+    """Every process's decoded rows in the input's row order, on rank 0 (the one that writes
+    them); another rank keeps only its own rows, so its memory stays its shard's."""
+    parts = gather_objects((positions, decoded)) if parallel.distributed else [(positions, decoded)]
+    if parts is None:
+        return decoded
     order = np.argsort(np.concatenate([p for p, _ in parts]), kind="stable")
     return pl.concat([frame for _, frame in parts], how="vertical_relaxed")[order]
 
@@ -407,8 +411,8 @@ class IGLP:
         trains on are kept). In a process group started by torchrun (docs/scale.md) each
         process keeps the rows of its own users (:mod:`offline_rl.igl.distributed`; a frame is
         filtered the same way, so every process may be given the whole frame or its shard),
-        the models are trained with DDP, and every process returns the decoded rows of all
-        processes, in the input's row order.
+        the models are trained with DDP, and rank 0 returns the decoded rows of all
+        processes, in the input's row order (another rank returns its own rows).
         """
         parallel = DataParallel.current()
         world = parallel.world
