@@ -78,7 +78,8 @@ class PrepareConfig(Config):
 class PrepareResult:
     """Where ``prepare`` wrote each mart and how many rows it holds."""
 
-    outputs: dict[str, Path]
+    outputs: dict[str, Path | str]
+    """A local path, or a URI string (``hdfs://``, ``s3a://``...) that the engine writes."""
     rows: dict[str, int]
     input_rows: int
 
@@ -151,14 +152,21 @@ def prepare(
     validated = _validated(logs, vocabulary, engine)
     # Only user_trajectories maps signals to responses (and refuses undeclared ones).
     views = _views(validated, config) if "user_trajectories" in marts else {"logs": validated.table}
-    out = Path(out_dir)
-    outputs: dict[str, Path] = {}
+    outputs: dict[str, Path | str] = {}
     rows: dict[str, int] = {}
     for mart in marts:
-        path = out / f"{mart}.parquet"
+        path = _mart_path(out_dir, mart)
         rows[mart] = write_sql_job(mart, views, path, config.sql_params(), engine=engine)
         outputs[mart] = path
     return PrepareResult(outputs=outputs, rows=rows, input_rows=validated.rows)
+
+
+def _mart_path(out_dir: str | os.PathLike[str], mart: str) -> Path | str:
+    """``<out_dir>/<mart>.parquet``; a URI (``scheme://...``) stays a string, since a Path
+    would fold its ``//`` (``hdfs://nn/x`` -> ``hdfs:/nn/x``) and Spark would not find it."""
+    if isinstance(out_dir, str) and "://" in out_dir:
+        return f"{out_dir.rstrip('/')}/{mart}.parquet"
+    return Path(out_dir) / f"{mart}.parquet"
 
 
 def ik_training_set(

@@ -165,6 +165,28 @@ def test_prepare_writes_the_same_marts_on_spark_as_on_duckdb(spark_engine, tmp_p
         assert_same_rows(pl.read_parquet(path), pl.read_parquet(on_spark.outputs[mart]))
 
 
+def test_prepare_keeps_an_output_uri_whole():
+    """``--out hdfs://nn:8020/x`` must reach the engine as written: a Path folds ``//``."""
+    from pathlib import Path
+
+    from offline_rl.data.prepare import _mart_path
+
+    assert _mart_path("hdfs://nn:8020/prepared/", "ik_training_set") == "hdfs://nn:8020/prepared/ik_training_set.parquet"
+    assert _mart_path("s3a://bucket/p", "user_trajectories") == "s3a://bucket/p/user_trajectories.parquet"
+    assert _mart_path("out/prepared", "ik_training_set") == Path("out/prepared/ik_training_set.parquet")
+
+
+@pytest.mark.spark
+def test_prepare_writes_to_a_uri_on_spark(spark_engine, tmp_path):
+    from offline_rl.data.prepare import prepare
+
+    logs = tmp_path / "logs.parquet"
+    LOGS.with_columns(pl.Series("context", [[0.5]] * LOGS.height, dtype=pl.List(pl.Float32))).write_parquet(logs)
+    result = prepare(logs, f"{tmp_path.as_uri()}/uri", config=CONFIG, engine=spark_engine)
+    assert result.outputs["ik_training_set"] == f"{tmp_path.as_uri()}/uri/ik_training_set.parquet"
+    assert pl.read_parquet(tmp_path / "uri" / "ik_training_set.parquet").height == LOGS.height
+
+
 def test_prepare_command_refuses_a_spark_master_for_duckdb(tmp_path):
     from click.testing import CliRunner
 
