@@ -48,6 +48,7 @@ from offline_rl.igl.ik_model import (
     no_signal_nll,
     parallel_context_moments,
 )
+from offline_rl.runtime import all_gather_objects
 
 #: An epoch improves on the best inner-validation NLL only by more than this (nats).
 MIN_IMPROVEMENT = 1e-4
@@ -220,8 +221,6 @@ def _known_indices(train: Batch, parallel: DataParallel) -> tuple[np.ndarray, np
     if not parallel.distributed:
         return train.user, train.feedback
     users, feedback = np.unique(train.user), np.unique(train.feedback)
-    from offline_rl.runtime import all_gather_objects
-
     gathered = all_gather_objects((users, feedback))
     return (np.unique(np.concatenate([u for u, _ in gathered])),
             np.unique(np.concatenate([f for _, f in gathered])))

@@ -36,6 +36,7 @@ objective on the union of the step's rows.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
 from collections.abc import Sequence
@@ -168,8 +169,6 @@ class DataParallel:
         """Every process must end with the same weights; a difference is a bug."""
         if not self.distributed:
             return
-        import hashlib
-
         digest = hashlib.sha256()
         for name, value in module.state_dict().items():
             digest.update(name.encode())

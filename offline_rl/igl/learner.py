@@ -147,10 +147,6 @@ def _negative(config: IGLPConfig, feedback: pl.Series) -> np.ndarray:
     return definitely_negative(feedback.cast(pl.String).to_numpy(), config.negative_signals)
 
 
-#: Row position column used while a process keeps its own users' rows (never in outputs).
-_POSITION = "__igl_row_position"
-
-
 def _own_rows(source: pl.DataFrame | ParquetRowGroups,
               world: World) -> tuple[pl.DataFrame, np.ndarray | None]:
     """This process's rows of ``source`` and their positions in it (None: all rows, in one
