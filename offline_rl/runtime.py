@@ -6,7 +6,7 @@ One place for the decisions every torch learner makes the same way (docs/scale.m
   CUDA when available; under ``torchrun`` each process takes the GPU of its local rank);
 - :func:`default_threads` / :func:`torch_threads`: how many CPU threads torch uses;
 - :func:`process_group`, :func:`current_world` and the collectives (:func:`all_reduce_sum`,
-  :func:`all_gather_objects`, :func:`broadcast_object`, :func:`barrier`): DDP set-up and
+  :func:`all_gather_objects`, :func:`gather_objects`, :func:`broadcast_object`, :func:`barrier`): DDP set-up and
   teardown for a process started by ``torchrun`` (gloo on CPU, NCCL on GPU);
 - :class:`ParquetRowGroups`: the row groups of Parquet files, dealt to the ranks (each rank
   reads only its own, one row group at a time, so memory does not grow with the table);
@@ -274,6 +274,16 @@ def all_gather_objects(value: T) -> list[T]:
         return [value]
     gathered: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def gather_objects(value: T, *, dst: int = 0) -> list[T] | None:
+    """Every rank's ``value`` (picklable), in rank order, on rank ``dst`` only (None on the
+    others, which then hold no copy of the rest); ``[value]`` in one process."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return [value]
+    gathered: list[Any] | None = [None] * dist.get_world_size() if dist.get_rank() == dst else None
+    dist.gather_object(value, gathered, dst=dst)
     return gathered
 
 

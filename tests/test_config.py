@@ -81,6 +81,8 @@ BAD = [
     (IGLPConfig, {"crossfit_folds": 1}, "'crossfit_folds' parameter of IGLPConfig must be an int >= 2. Got 1"),
     (IGLPConfig, {"user_prior_precision": -1.0}, "'user_prior_precision' parameter of IGLPConfig must be a float >= 0"),
     (IGLPConfig, {"ik_patience": 0}, "'ik_patience' parameter of IGLPConfig must be an int >= 1. Got 0"),
+    (IGLPConfig, {"device": "tpu"}, "'device' parameter of IGLPConfig must be a str among {'auto', 'cpu', 'cuda'}. Got 'tpu'"),
+    (IGLPConfig, {"max_threads": 0}, "'max_threads' parameter of IGLPConfig must be None or an int >= 1. Got 0"),
     (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
     # NightlyConfig: a bare string from a TOML file used to become ('d', 'i', 's', ...)
     (NightlyConfig, {"logs": "x", "negative_signals": "dislike"},

@@ -91,6 +91,7 @@ def test_a_plain_run_is_rank_0_of_1(monkeypatch):
     assert runtime.all_reduce_sum([1.5, 2]) == [1.5, 2.0]
     assert runtime.all_gather_objects("x") == ["x"]
     assert runtime.broadcast_object(3) == 3
+    assert runtime.gather_objects("y") == ["y"]
 
 
 def test_on_main_rank_runs_once_and_passes_errors_on():

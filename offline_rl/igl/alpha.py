@@ -38,9 +38,9 @@ import numpy as np
 import torch
 
 from offline_rl.igl.batch import Batch
+from offline_rl.igl.distributed import DataParallel
 from offline_rl.igl.folds import CrossFitFolds
-from offline_rl.igl.ik_model import minibatches, optimisers
-from offline_rl.igl.policy import policy_scores
+from offline_rl.igl.policy import fit_logged_scores, policy_scores
 
 #: Fewer labelled extreme events than this: alpha is not estimated (1 is used).
 MIN_LABELLED = 20
@@ -62,60 +62,53 @@ class AlphaEstimate:
 
 def estimate_alpha(config, batch: Batch, extreme: np.ndarray, labelled: np.ndarray,
                    folds: CrossFitFolds, make_net, *,
-                   device: torch.device | str = "cpu") -> AlphaEstimate:
+                   device: torch.device | str = "cpu",
+                   parallel: DataParallel | None = None,
+                   owned_users: np.ndarray | None = None) -> AlphaEstimate:
     """Elkan & Noto's e1 among the extreme events (module docstring).
 
     ``extreme`` and ``labelled`` are per-row masks of ``batch`` (out-of-fold extreme events;
-    the oracle DN); ``make_net()`` builds a fresh :class:`PolicyNet` (seeded here).
+    the oracle DN); ``make_net()`` builds a fresh :class:`PolicyNet` (seeded here). Under
+    DDP each process holds its users' rows and every count and mean is over all of them.
     """
+    parallel = parallel or DataParallel()
     rows = np.flatnonzero(extreme)
-    n_labelled = int((extreme & labelled).sum())
+    n_extreme, n_labelled = (int(v) for v in parallel.sum([rows.size, int((extreme & labelled).sum())]))
     if n_labelled < MIN_LABELLED:
-        return AlphaEstimate(1.0, float("nan"), int(rows.size), n_labelled)
+        return AlphaEstimate(1.0, float("nan"), n_extreme, n_labelled)
     scores = np.full(len(batch), np.nan)
     for fold in range(folds.n_folds):
         train = rows[folds.fold[rows] != fold]
         scored = rows[(folds.fold[rows] == fold) & labelled[rows]]
-        if scored.size == 0 or train.size == 0:
+        if parallel.rows(scored.size) == 0 or parallel.rows(train.size) == 0:
             continue
         torch.manual_seed(config.seed * 1000 + 500 + fold)
         net = make_net()
         _train_classifier(config, net, batch.take(train), labelled[train].astype(np.float32),
-                          seed=config.seed * 1000 + 500 + fold, device=device)
-        part = batch.take(scored)
-        logits = policy_scores(net, part)[np.arange(scored.size), part.action_index]
-        scores[scored] = 1.0 / (1.0 + np.exp(-logits))
+                          seed=config.seed * 1000 + 500 + fold, device=device,
+                          parallel=parallel, owned_users=owned_users)
+        if scored.size:
+            part = batch.take(scored)
+            logits = policy_scores(net, part)[np.arange(scored.size), part.action_index]
+            scores[scored] = 1.0 / (1.0 + np.exp(-logits))
     chosen = np.flatnonzero(~np.isnan(scores))
-    if chosen.size == 0:
-        return AlphaEstimate(1.0, float("nan"), int(rows.size), n_labelled)
     weight = batch.weight[chosen].astype(np.float64)
-    raw = float((weight * scores[chosen]).sum() / max(weight.sum(), 1e-12))
-    return AlphaEstimate(float(np.clip(raw, MIN_ALPHA, 1.0)), raw, int(rows.size), n_labelled)
+    numerator, denominator, count = parallel.sum(
+        [float((weight * scores[chosen]).sum()), float(weight.sum()), chosen.size])
+    if count == 0:
+        return AlphaEstimate(1.0, float("nan"), n_extreme, n_labelled)
+    if not parallel.distributed:  # the one-process arithmetic, to the last bit
+        numerator, denominator = (weight * scores[chosen]).sum(), weight.sum()
+    raw = float(numerator / max(denominator, 1e-12))
+    return AlphaEstimate(float(np.clip(raw, MIN_ALPHA, 1.0)), raw, n_extreme, n_labelled)
 
 
 def _train_classifier(config, net, batch: Batch, label: np.ndarray, *, seed: int,
-                      device) -> None:
+                      device, parallel: DataParallel | None = None,
+                      owned_users: np.ndarray | None = None) -> None:
     """Importance-weighted logistic regression of ``label`` on the score of the logged (x, a)."""
-    rng = np.random.default_rng(seed)
-    net.context.set_scaling(batch.context)
-    net.to(device)
-    steps = optimisers(net, learning_rate=config.policy_learning_rate,
-                       weight_decay=config.policy_weight_decay)
-    size = config.policy_batch_size
-    for _ in range(CLASSIFIER_EPOCHS):
-        net.train()
-        order = rng.permutation(len(batch))
-        for start, t in zip(range(0, len(batch), size),
-                            minibatches(batch, order, size, device=device), strict=True):
-            y = torch.as_tensor(label[order[start:start + size]], device=device)
-            logit = net(t["user"], t["x"], t["candidates"], t["mask"]).gather(
-                1, t["target"].unsqueeze(1)).squeeze(1)
-            w = t["weight"]
-            loss = (w * torch.nn.functional.binary_cross_entropy_with_logits(
-                logit, y, reduction="none")).sum() / w.sum().clamp_min(1e-12)
-            for optimiser in steps:
-                optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            for optimiser in steps:
-                optimiser.step()
-    net.eval()
+    fit_logged_scores(net, batch, label, batch.weight, loss="logistic", epochs=CLASSIFIER_EPOCHS,
+                      batch_size=config.policy_batch_size,
+                      learning_rate=config.policy_learning_rate,
+                      weight_decay=config.policy_weight_decay, seed=seed, device=device,
+                      parallel=parallel, owned_users=owned_users)

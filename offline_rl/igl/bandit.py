@@ -43,6 +43,7 @@ from offline_rl.igl.policy import (
     policy_scores,
     train_policy_with,
 )
+from offline_rl.runtime import current_world, resolve_device
 
 ARTIFACT_FORMAT = "offline_rl.igl.RewardBandit"
 #: 2: user and action ids in ``vocabularies.parquet`` (version 1 listed them in config.json).
@@ -119,7 +120,8 @@ class RewardBandit:
                 cfg, num_users=users.size, num_actions=action_ids.size, context_dim=context_dim,
                 action_features=action_feature_matrix(actions, action_ids),
             )
-            curve = train_policy_with(cfg, policy, batch, rewards)
+            device = resolve_device(cfg.device, local_rank=current_world().local_rank)
+            curve = train_policy_with(cfg, policy, batch, rewards, device=device)
         self._set_fitted(users=users, actions=action_ids, context_dim=context_dim,
                          policy_model=policy, policy_curve=curve, n_rows=len(batch))
         return self
@@ -160,7 +162,7 @@ class RewardBandit:
             directory,
             artifact_format=ARTIFACT_FORMAT,
             version=ARTIFACT_VERSION,
-            state=self.policy_model_.state_dict(),
+            state={name: value.cpu() for name, value in self.policy_model_.state_dict().items()},
             config=self.config.to_dict(),
             fitted={
                 "context_dim": self.context_dim_,
@@ -173,11 +175,13 @@ class RewardBandit:
         )
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> RewardBandit:
-        """Rebuild a fitted bandit from :meth:`save`'s folder (``weights_only=True``)."""
+    def load(cls, directory: str | os.PathLike[str], *, device: str | None = None) -> RewardBandit:
+        """Rebuild a fitted bandit from :meth:`save`'s folder (``weights_only=True``), on
+        ``device`` (by default the saved config's)."""
         document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT,
                                         name="RewardBandit", versions=(ARTIFACT_VERSION,))
-        learner = cls(IGLPConfig.from_dict(document["config"]))
+        config = IGLPConfig.from_dict(document["config"])
+        learner = cls(config if device is None else config.replace(device=device))
         fitted = document["fitted"]
         vocabularies = vocabularies_from_frame(
             load_table(directory, VOCABULARIES_TABLE, artifact="RewardBandit"), ("users", "actions"))
@@ -187,6 +191,7 @@ class RewardBandit:
                             context_dim=context_dim,
                             action_features=state["actions.features"].numpy().copy())
         policy.load_state_dict(state)
+        policy.to(resolve_device(learner.config.device, local_rank=current_world().local_rank))
         learner._set_fitted(users=users, actions=actions, context_dim=context_dim,
                             policy_model=policy, policy_curve=fitted["policy_curve"],
                             n_rows=int(fitted["n_rows"]))

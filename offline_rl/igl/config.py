@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from offline_rl.config import Boolean, Choice, Config, Integer, Optional, Real, Rule, Strings
+from offline_rl.runtime import DEVICE_CHOICES
 
 _EXPLORATIONS = ("epsilon_greedy", "squarecb", "greedy")
 _POLICY_WEIGHTINGS = ("importance", "none")
@@ -135,10 +136,16 @@ class IGLPConfig(Config):
     gamma: float = 100.0
     """Learning-rate parameter gamma of SquareCB (Foster & Rakhlin, 2020)."""
 
-    max_threads: int = 1
-    """Upper bound on torch CPU threads used while fitting/predicting. 1 by default: the
-    models are small, and on a shared, oversubscribed machine several OpenMP threads wait
-    at barriers for descheduled siblings (measured 2-10x slower)."""
+    device: str = "auto"
+    """'cuda' (the local rank's GPU), 'cpu', or 'auto' (CUDA when available). Every tensor of
+    the fit (mini-batches, indices, weights, priors) is created on it; the artifact loads on
+    any device."""
+
+    max_threads: int | None = None
+    """Torch CPU threads while fitting and predicting; None: OMP_NUM_THREADS if set, else
+    min(4, cores - 1), at least 1 (one thread on a 2-core machine, where two OpenMP threads
+    waiting for descheduled siblings ran 2-10x slower; docs/scale.md). The same seed gives
+    the same bits for the same thread count."""
 
     seed: int = 0
     """Seed of every random choice (initialisation, shuffling, restarts)."""
@@ -174,7 +181,8 @@ class IGLPConfig(Config):
         "exploration": Choice(_EXPLORATIONS),
         "epsilon": Real(0.0, 1.0),
         "gamma": Real(0.0, low_open=True),
-        "max_threads": Integer(1),
+        "device": Choice(DEVICE_CHOICES),
+        "max_threads": Optional(Integer(1)),
         "seed": Integer(0),
     }
     RULES = (

@@ -34,19 +34,21 @@ import numpy as np
 import torch
 
 from offline_rl.igl.batch import Batch
+from offline_rl.igl.distributed import DataParallel
 from offline_rl.igl.folds import CrossFitFolds
 from offline_rl.igl.ik_model import (
     IKEnsemble,
     IKNet,
     IKTrainer,
     IKTrainingRecord,
-    context_moments,
     held_out_nll,
     ik_probabilities,
     left_no_signal,
     nll_sums,
     no_signal_nll,
+    parallel_context_moments,
 )
+from offline_rl.runtime import all_gather_objects
 
 #: An epoch improves on the best inner-validation NLL only by more than this (nats).
 MIN_IMPROVEMENT = 1e-4
@@ -101,13 +103,21 @@ def fit_crossfit_ik(
     *,
     warm_start: Callable[[IKNet, int], None] | None = None,
     device: torch.device | str = "cpu",
+    parallel: DataParallel | None = None,
+    owned_users: np.ndarray | None = None,
 ) -> CrossFitIK:
     """Train one IK model per fold (``config`` is an ``IGLPConfig``) and decode out of fold.
 
     ``make_net()`` builds a freshly initialised :class:`IKNet` (from torch's global generator,
     which is seeded per attempt here); ``warm_start(net, fold)``, when given, loads last
     night's parameters for ``fold`` into ``net``.
+
+    Under DDP (``parallel`` distributed) ``batch`` holds this process's users' rows and
+    ``owned_users`` marks their vocabulary rows (:mod:`offline_rl.igl.distributed`); every
+    decision (restart, early stop, kept attempt) is taken on sums over all processes, the
+    returned out-of-fold arrays cover this process's rows, and the NLLs every process's.
     """
+    parallel = parallel or DataParallel()
     members: list[IKNet] = []
     records: list[IKTrainingRecord] = []
     out_of_fold = np.zeros(batch.candidates.shape, dtype=np.float64)
@@ -117,14 +127,15 @@ def fit_crossfit_ik(
     for fold in range(folds.n_folds):
         inner = folds.inner_validation(fold, config.validation_fraction)
         train_rows = np.flatnonzero(folds.training_rows(fold) & ~inner)
-        if train_rows.size == 0:
+        if parallel.rows(train_rows.size) == 0:
             raise ValueError(
                 f"IGLP.fit: fold {fold} of {folds.n_folds} has no training rows; the frame's "
                 f"{len(batch)} rows fall in too few user-time blocks for cross-fitting. "
                 f"Pass more rows or fewer crossfit_folds.")
         train = batch.take(train_rows)
         validation = batch.take(np.flatnonzero(inner))
-        net, fold_records = _fit_fold(config, fold, train, validation, make_net, warm_start, device)
+        net, fold_records = _fit_fold(config, fold, train, validation, make_net, warm_start, device,
+                                      parallel, owned_users)
         members.append(net)
         records.extend(fold_records)
         decoded = np.flatnonzero(folds.fold == fold)
@@ -136,18 +147,42 @@ def fit_crossfit_ik(
             total_weight += fold_weight
             known_user[decoded] = net.known_user.cpu().numpy()[batch.user[decoded]]
             known_feedback[decoded] = net.known_feedback.cpu().numpy()[batch.feedback[decoded]]
+    if parallel.distributed:
+        total_nll, total_weight = parallel.sum([total_nll, total_weight])
     held_out = total_nll / max(total_weight, 1e-12)
     return CrossFitIK(IKEnsemble(members).eval(), records, out_of_fold, known_user,
-                      known_feedback, held_out, no_signal_nll(batch))
+                      known_feedback, held_out, parallel_no_signal_nll(batch, parallel))
+
+
+def parallel_no_signal_nll(batch: Batch, parallel: DataParallel) -> float:
+    """:func:`no_signal_nll` over the rows of every process."""
+    if not parallel.distributed:
+        return no_signal_nll(batch)
+    if batch.log_prior is not None:
+        logged = batch.log_prior[np.arange(len(batch)), batch.action_index].astype(np.float64)
+        total, rows = parallel.sum([float(-logged.sum()), len(batch)])
+        return total / rows if rows else float("nan")
+    weight = batch.weight.astype(np.float64)
+    total, weights = parallel.sum([float((weight * np.log(batch.num_candidates)).sum()), float(weight.sum())])
+    return total / max(weights, 1e-12)
+
+
+def parallel_held_out_nll(net: IKNet, batch: Batch, parallel: DataParallel) -> float:
+    """:func:`held_out_nll` over the rows of every process."""
+    if not parallel.distributed:
+        return held_out_nll(net, batch)
+    total, weight = parallel.sum(nll_sums(net, batch) if len(batch) else (0.0, 0.0))
+    return total / max(weight, 1e-12)
 
 
 def _fit_fold(config, fold: int, train: Batch, validation: Batch, make_net, warm_start,
-              device) -> tuple[IKNet, list[IKTrainingRecord]]:
+              device, parallel: DataParallel,
+              owned_users: np.ndarray | None) -> tuple[IKNet, list[IKTrainingRecord]]:
     """Attempts (restarts on demand) of one fold model; returns the kept one and the records."""
-    monitor = validation if len(validation) else train
-    no_signal = no_signal_nll(monitor)
-    moments = (context_moments(train.context)
-               if train.context.shape[0] and train.context.shape[1] else None)
+    monitor = validation if parallel.rows(len(validation)) else train
+    no_signal = parallel_no_signal_nll(monitor, parallel)
+    moments = parallel_context_moments(train.context, parallel)
+    known = _known_indices(train, parallel)
     attempts: list[tuple[IKNet, dict]] = []
     for restart in range(config.ik_restarts):
         seed = config.seed * 1000 + fold * 100 + restart
@@ -156,26 +191,43 @@ def _fit_fold(config, fold: int, train: Batch, validation: Batch, make_net, warm
         warm = warm_start is not None and restart == 0
         if warm:
             warm_start(net, fold)
-        net.mark_known(train.user, train.feedback)
-        net.context.set_scaling(train.context, moments)
+        net.mark_known(*known)
+        if moments is not None:
+            net.context.set_scaling(train.context, moments)
         trainer = IKTrainer(
             net, train, batch_size=config.ik_batch_size, learning_rate=config.ik_learning_rate,
             weight_decay=config.ik_weight_decay, prior_precision=config.user_prior_precision,
             action_prior_precision=config.action_prior_precision,
             seed=seed, warmup_epochs=0 if warm else config.ik_warmup_epochs, device=device,
+            parallel=parallel,
         )
-        result = _train_with_early_stopping(config, trainer, monitor, no_signal)
+        result = _train_with_early_stopping(config, trainer, monitor, no_signal, parallel)
         attempts.append((net, {"restart": restart, "seed": seed, "warm_started": warm, **result}))
         if left_no_signal(result["validation_nll"], no_signal):
             break  # escaped the no-signal point: no further restart is needed
     kept = int(np.argmin([info["validation_nll"] for _, info in attempts]))
     records = [IKTrainingRecord(fold=fold, no_signal_nll=no_signal, kept=index == kept, **info)
                for index, (_, info) in enumerate(attempts)]
-    return attempts[kept][0].eval(), records
+    net = attempts[kept][0].eval()
+    if parallel.distributed:
+        parallel.gather_owned_rows(net, owned_users)
+        parallel.check_replicas_agree(net, f"IK fold {fold}")
+    return net, records
+
+
+def _known_indices(train: Batch, parallel: DataParallel) -> tuple[np.ndarray, np.ndarray]:
+    """The user and signal indices of the training rows of every process (each model marks
+    the users and signals it learnt from, the same set whatever the number of processes)."""
+    if not parallel.distributed:
+        return train.user, train.feedback
+    users, feedback = np.unique(train.user), np.unique(train.feedback)
+    gathered = all_gather_objects((users, feedback))
+    return (np.unique(np.concatenate([u for u, _ in gathered])),
+            np.unique(np.concatenate([f for _, f in gathered])))
 
 
 def _train_with_early_stopping(config, trainer: IKTrainer, monitor: Batch,
-                               no_signal: float) -> dict:
+                               no_signal: float, parallel: DataParallel) -> dict:
     """Epochs until the monitored NLL has not improved for ``ik_patience`` epochs, counted
     only once the model has left the no-signal point (or ``ik_epochs``); the best epoch's
     weights are restored.
@@ -195,7 +247,7 @@ def _train_with_early_stopping(config, trainer: IKTrainer, monitor: Batch,
     curve: list[float] = []
     for epoch in range(1, config.ik_epochs + 1):
         trainer.run_epoch()
-        value = held_out_nll(net, monitor)
+        value = parallel_held_out_nll(net, monitor, parallel)
         curve.append(value)
         if value < best - MIN_IMPROVEMENT:
             best, best_epoch, stale = value, epoch, 0

@@ -7,7 +7,14 @@ the row, :meth:`IGLP.fit_decode`: the rewards the policy trained on), then save 
 decoded rows, each file
 atomically (temp path + rename) and only once everything is computed, so a failed fit writes
 nothing. The nightly job calls it on its prepared frame; ``offline-rl fit-igl`` calls
-:func:`fit_logs_to_folder`, which first turns raw logs into that frame.
+:func:`fit_logs_to_folder`, which first turns raw logs into that frame, or streams an
+``ik_training_set.parquet`` written by ``offline-rl prepare``.
+
+Under ``torchrun --nproc-per-node N -m offline_rl fit-igl`` (docs/scale.md) the N processes
+join the group torchrun prepared (:func:`offline_rl.runtime.process_group`: gloo on CPU, NCCL
+on GPU), each keeps its own users' rows of the prepared Parquet, they train one model with
+DDP (:mod:`offline_rl.igl.distributed`), and rank 0 alone writes the artifact (its manifest
+recording the world size and backend) and the decoded rows of every process.
 """
 
 from __future__ import annotations
@@ -24,6 +31,14 @@ from offline_rl.data.atomic import atomic_write_parquet
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.learner import IGLP
+from offline_rl.runtime import (
+    ParquetRowGroups,
+    World,
+    all_gather_objects,
+    current_world,
+    on_main_rank,
+    process_group,
+)
 
 DECODED_REWARDS_FILE = "decoded_rewards.parquet"
 
@@ -34,14 +49,16 @@ _IK_TRAINING_SET_COLUMNS = {"action_index", "weight", "num_candidates"}
 @dataclass(frozen=True, eq=False)
 class FitOutputs:
     """What :func:`fit_to_folder` produced: the fitted model, its training rows decoded out
-    of fold (:meth:`IGLP.fit_decode`), where both were written and the fit's wall-clock
-    seconds."""
+    of fold (:meth:`IGLP.fit_decode`), where both were written, the fit's wall-clock seconds
+    and the process group it ran in. Off rank 0 of a group, ``decoded`` (and so
+    :attr:`metrics`) covers that process's rows only."""
 
     model: IGLP
     decoded: pl.DataFrame
     model_dir: Path
     decoded_path: Path
     fit_seconds: float
+    world: World = World()
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -68,7 +85,7 @@ class FitOutputs:
 
 
 def fit_to_folder(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | ParquetRowGroups,
     model_dir: str | os.PathLike[str],
     *,
     config: IGLPConfig | None = None,
@@ -80,8 +97,10 @@ def fit_to_folder(
 
     Parameters
     ----------
-    frame : polars.DataFrame
-        The ``ik_training_set`` rows, without the hidden ``reward`` (see :meth:`IGLP.fit`).
+    frame : polars.DataFrame or ParquetRowGroups
+        The ``ik_training_set`` rows, without the hidden ``reward`` (see :meth:`IGLP.fit`);
+        Parquet is read one row group at a time. Under torchrun each process keeps its own
+        users' rows of it.
     model_dir : path
         Folder of the artifact (``model.pt``, ``config.json``, ``manifest.json``).
     config : IGLPConfig, optional
@@ -94,13 +113,18 @@ def fit_to_folder(
     """
     model_dir = Path(model_dir)
     decoded_path = Path(decoded_path) if decoded_path is not None else model_dir / DECODED_REWARDS_FILE
-    start = time.perf_counter()
     model = IGLP(config)
-    decoded = model.fit_decode(frame, actions=actions, warm_start=warm_start)
-    fit_seconds = time.perf_counter() - start
-    model.save(model_dir)
-    atomic_write_parquet(decoded, decoded_path)
-    return FitOutputs(model, decoded, model_dir, decoded_path, fit_seconds)
+    with process_group(model.config.device) as world:
+        start = time.perf_counter()
+        decoded = model.fit_decode(frame, actions=actions, warm_start=warm_start)
+        fit_seconds = time.perf_counter() - start
+
+        def write() -> None:
+            model.save(model_dir)
+            atomic_write_parquet(decoded, decoded_path)
+
+        on_main_rank(write)
+    return FitOutputs(model, decoded, model_dir, decoded_path, fit_seconds, world)
 
 
 def fit_logs_to_folder(
@@ -123,28 +147,60 @@ def fit_logs_to_folder(
     apply. ``actions`` is an actions table file (``action_id``, ``features``), validated
     by :func:`~offline_rl.data.loading.load_actions`.
     """
-    frame = _ik_training_set(logs, vocabulary, max_weight)
+    config = config or IGLPConfig()
     features = None
     if actions is not None:
         from offline_rl.data.loading import load_actions
 
         features = load_actions(actions)
-    return fit_to_folder(frame, out_dir, config=config, actions=features)
+    with process_group(config.device):
+        frame = _ik_training_set(logs, vocabulary, max_weight)
+        return fit_to_folder(frame, out_dir, config=config, actions=features)
 
 
-def _ik_training_set(logs, vocabulary, max_weight) -> pl.DataFrame:
+def _ik_training_set(logs, vocabulary, max_weight) -> pl.DataFrame | ParquetRowGroups:
     from offline_rl.data.prepare import ik_training_set
-    from offline_rl.data.validation import validate_ik_training_set
 
     path = Path(logs)
     if path.is_file() and path.suffix == ".parquet":
         if _IK_TRAINING_SET_COLUMNS <= set(pl.read_parquet_schema(path)):
-            # already an ik_training_set: checked like raw logs, never read unchecked
-            frame = validate_ik_training_set(pl.read_parquet(path), vocabulary=vocabulary, source=path)
-            return drop_hidden_reward(frame)
+            return _checked_parquet(path, vocabulary)
+    world = current_world()
+    if world.is_distributed:
+        raise ValueError(
+            f"{logs}: a distributed fit ({world.world_size} processes) reads a prepared "
+            "ik_training_set Parquet, and this input is raw logs. Run `offline-rl prepare LOGS "
+            "--out DIR` once, then fit on DIR/ik_training_set.parquet."
+        )
     # validated once, inside the SQL job's entry point; staging never selects the hidden reward
     frame = ik_training_set(logs, max_weight=max_weight, vocabulary=vocabulary)
     return with_logging_distribution(frame, logs)
+
+
+def _checked_parquet(path: Path, vocabulary) -> ParquetRowGroups:
+    """An ``ik_training_set`` Parquet, checked like raw logs and never read unchecked: row
+    group by row group (every rule but the uniqueness of ``event_id`` across row groups),
+    the row groups dealt over the processes of a group, every process told of any failure."""
+    from offline_rl.data.validation import validate_ik_training_set
+
+    world = current_world()
+    source = ParquetRowGroups(path)
+    mine = source.shard(world.rank, world.world_size) if len(source.all_groups) >= world.world_size else (
+        source.shard(0, 1) if world.is_main else None)
+    failure = None
+    try:
+        for table in (mine.tables() if mine is not None else ()):
+            validate_ik_training_set(drop_hidden_reward(pl.from_arrow(table)), vocabulary=vocabulary,
+                                     source=path)
+    except ValueError as caught:
+        failure = caught
+    failures = all_gather_objects(None if failure is None else str(failure)) if world.is_distributed else []
+    if failure is not None:
+        raise failure
+    for text in failures:
+        if text is not None:
+            raise ValueError(text)
+    return source
 
 
 def with_logging_distribution(frame: pl.DataFrame, logs) -> pl.DataFrame:

@@ -54,6 +54,7 @@ import torch
 from torch import nn
 
 from offline_rl.igl.batch import NEG_INF, UNKNOWN, Batch
+from offline_rl.igl.distributed import DataParallel
 
 
 class ContextEncoder(nn.Module):
@@ -86,11 +87,11 @@ class ContextEncoder(nn.Module):
         self, context: np.ndarray, moments: tuple[np.ndarray, np.ndarray] | None = None
     ) -> None:
         """Standardise with ``context``'s column moments (or ``moments`` computed from it)."""
-        if self.context_dim == 0 or context.shape[0] == 0:
+        if self.context_dim == 0 or (moments is None and context.shape[0] == 0):
             return
         mean, std = moments if moments is not None else context_moments(context)
-        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32, device=self.mean.device))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32, device=self.std.device))
 
 
 def context_moments(context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +104,21 @@ def context_moments(context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = context.mean(axis=0, dtype=np.float64)
     centred = context - mean.astype(context.dtype)
     var = np.einsum("ij,ij->j", centred, centred, dtype=np.float64) / context.shape[0]
+    std = np.sqrt(var)
+    return mean, np.where(std < 1e-6, 1.0, std)
+
+
+def parallel_context_moments(context: np.ndarray, parallel: DataParallel):
+    """:func:`context_moments` of the rows of every process (the mean first, then the centred
+    squares: the same two passes), or None when there is no context or no row."""
+    if not parallel.distributed:
+        return context_moments(context) if context.shape[0] and context.shape[1] else None
+    rows = parallel.rows(context.shape[0])
+    if not rows or not context.shape[1]:
+        return None
+    mean = np.asarray(parallel.sum(context.sum(axis=0, dtype=np.float64).tolist())) / rows
+    centred = context - mean.astype(context.dtype)
+    var = np.asarray(parallel.sum(np.einsum("ij,ij->j", centred, centred, dtype=np.float64).tolist())) / rows
     std = np.sqrt(var)
     return mean, np.where(std < 1e-6, 1.0, std)
 
@@ -612,14 +628,21 @@ class IKTrainer:
         seed: int,
         warmup_epochs: int = 0,
         device: torch.device | str = "cpu",
+        parallel: DataParallel | None = None,
     ) -> None:
         self.net = net.to(device)
+        self.parallel = parallel or DataParallel()
+        # under DDP the objective runs through the wrapper, which averages dense gradients
+        self.objective = self.parallel.wrap(IKObjective(net, prior_precision), torch.device(device))
         self.train = train
         self.device = device
         self.rng = np.random.default_rng(seed)
         self.shares = user_weight_shares(train)
         # the per-action prior, paid once per pass: a share 1 / W of it with each unit weight
-        self.action_prior = action_prior_precision / max(float(train.ik_weight.sum()), 1e-12)
+        # (W over every process's rows)
+        self.action_prior = action_prior_precision / max(
+            self.parallel.sum([float(train.ik_weight.sum())])[0] if self.parallel.distributed
+            else float(train.ik_weight.sum()), 1e-12)
         self.optimisers = optimisers(net, learning_rate=learning_rate, weight_decay=weight_decay)
         self.batch_size = batch_size
         self.prior_precision = prior_precision
@@ -634,32 +657,62 @@ class IKTrainer:
                 group["lr"] = learning_rate
 
     def run_epoch(self) -> float:
-        """One pass over the training rows; returns the weighted mean mini-batch loss."""
+        """One pass over the training rows; returns the weighted mean mini-batch loss (over the
+        rows of every process under DDP)."""
         net = self.net
+        parallel = self.parallel
         net.train()
         net.use_context = self.epochs_run >= self.warmup_epochs
         order = self.rng.permutation(len(self.train))
+        chunks = parallel.epoch_chunks(order, self.batch_size)
+        totals = parallel.step_totals(self.train.ik_weight, chunks) if parallel.distributed else None
         total_loss = total_weight = 0.0
-        for start, t in zip(range(0, order.shape[0], self.batch_size),
-                            minibatches(self.train, order, self.batch_size, device=self.device),
-                            strict=True):
-            share = torch.as_tensor(self.shares[order[start:start + self.batch_size]],
-                                    device=self.device)
-            prior = self.prior_precision * net.users.penalty(t["user"]) * share
-            w = t["ik_weight"]
-            weight = w.sum().clamp_min(1e-12)
-            loss = (w * (logged_nll(net, t) + prior)).sum() / weight
+        for step, rows in enumerate(chunks):
+            t = batch_tensors(self.train, rows, device=self.device)
+            share = torch.as_tensor(self.shares[rows], device=self.device)
+            row_sum, penalty = self.objective(t, share)
+            if totals is None:
+                weight = t["ik_weight"].sum().clamp_min(1e-12)
+                loss = row_sum / weight
+            else:
+                weight = torch.as_tensor(totals[step], dtype=row_sum.dtype, device=self.device)
+                loss = row_sum * parallel.loss_scale(float(totals[step]))
             if self.action_prior:
-                loss = loss + self.action_prior * net.action_penalty()
+                loss = loss + self.action_prior * penalty
             for optimiser in self.optimisers:
                 optimiser.zero_grad(set_to_none=True)
             loss.backward()
+            parallel.scale_sparse_gradients(net)
             for optimiser in self.optimisers:
                 optimiser.step()
-            total_loss += float(loss.detach()) * float(weight)
-            total_weight += float(weight)
+            if totals is None:
+                total_loss += float(loss.detach()) * float(weight)
+                total_weight += float(weight)
+            else:  # this process's part of the step's loss; summed over processes below
+                total_loss += float(row_sum.detach()) + (
+                    self.action_prior * float(penalty.detach()) * float(weight) / parallel.world.world_size
+                    if self.action_prior else 0.0)
+                total_weight += float(weight) / parallel.world.world_size
+        if totals is not None:
+            total_loss, total_weight = parallel.sum([total_loss, total_weight])
         self.epoch_loss = total_loss / max(total_weight, 1e-12)
         self.epochs_run += 1
         net.use_context = True
         net.eval()
         return self.epoch_loss
+
+
+class IKObjective(nn.Module):
+    """The IK training objective of a mini-batch as one forward call (what DDP wraps): the
+    weighted sum ``sum_i w_i [NLL_i + prior_precision |d_u|^2 share_i]`` and the action
+    prior's penalty, both computed inside ``forward`` so DDP sees every parameter they use."""
+
+    def __init__(self, net: IKNet, prior_precision: float) -> None:
+        super().__init__()
+        self.net = net
+        self.prior_precision = prior_precision
+
+    def forward(self, t: dict[str, torch.Tensor], share: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        prior = self.prior_precision * self.net.users.penalty(t["user"]) * share
+        row_sum = (t["ik_weight"] * (logged_nll(self.net, t) + prior)).sum()
+        return row_sum, self.net.action_penalty()

@@ -24,6 +24,7 @@ that holds the ``reward`` column (:class:`~offline_rl.errors.HiddenRewardError`)
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import warnings
@@ -38,6 +39,7 @@ from offline_rl.artifacts import (
     load_artifact,
     load_table,
     prefixed,
+    runtime_record,
     save_artifact,
     torch_threads,
 )
@@ -58,6 +60,7 @@ from offline_rl.igl.batch import (
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.crossfit import fit_crossfit_ik
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
+from offline_rl.igl.distributed import DataParallel, user_ranks
 from offline_rl.igl.folds import crossfit_folds
 from offline_rl.igl.ik_model import (
     IKEnsemble,
@@ -75,6 +78,14 @@ from offline_rl.igl.policy import (
     train_policy_with,
 )
 from offline_rl.igl.warm_start import merged_vocabulary, transfer_parameters
+from offline_rl.runtime import (
+    ParquetRowGroups,
+    World,
+    all_gather_objects,
+    current_world,
+    gather_objects,
+    resolve_device,
+)
 
 ARTIFACT_FORMAT = "offline_rl.igl.IGLP"
 #: 3: cross-fitted IK models (an ensemble), users as population + shrunk deviations, alpha
@@ -136,6 +147,103 @@ def _negative(config: IGLPConfig, feedback: pl.Series) -> np.ndarray:
     return definitely_negative(feedback.cast(pl.String).to_numpy(), config.negative_signals)
 
 
+def _own_rows(source: pl.DataFrame | ParquetRowGroups,
+              world: World) -> tuple[pl.DataFrame, np.ndarray | None]:
+    """This process's rows of ``source`` and their positions in it (None: all rows, in one
+    process from a frame).
+
+    A Parquet source is read one row group at a time: its ``user_id`` column first, then,
+    in a process group, only the row groups that hold rows of this process's users, and only
+    those rows are kept; the hidden reward is never read.
+    """
+    if not isinstance(source, ParquetRowGroups):
+        if (not isinstance(source, pl.DataFrame) or not world.is_distributed
+                or "user_id" not in source.columns):
+            return source, None
+        mine = user_ranks(source["user_id"], world.world_size) == world.rank
+        return source.filter(pl.Series(mine)), np.flatnonzero(mine)
+    everything = source.shard(0, 1)
+    assert_no_hidden_reward(everything, learner="IGLP.fit")
+    if "user_id" not in everything.columns:
+        raise ValueError(f"IGLP.fit: {everything.paths[0]}: unable to find column 'user_id'; "
+                         f"valid columns: {everything.columns}.")
+    tables, positions, offset = [], [], 0
+    for group in everything.groups:
+        users = pl.from_arrow(everything.read(group, ["user_id"]))["user_id"]
+        mine = user_ranks(users, world.world_size) == world.rank
+        if mine.any():
+            table = everything.read(group)
+            tables.append(table if mine.all() else table.filter(mine))
+            positions.append(offset + np.flatnonzero(mine))
+        offset += group.rows
+    if not tables:  # this process owns no user: an empty frame of the same columns
+        tables = [everything.read(everything.groups[0]).slice(0, 0)]
+    import pyarrow as pa
+
+    frame = pl.from_arrow(pa.concat_tables(tables))
+    return frame, (np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64))
+
+
+def _raise_anywhere(parallel: DataParallel, error: Exception | None) -> None:
+    """Raise ``error``, or the first process's error, on every process (instead of the
+    others waiting at the next collective until the group times out)."""
+    if not parallel.distributed:
+        if error is not None:
+            raise error
+        return
+    messages = all_gather_objects(None if error is None else f"{type(error).__name__}: {error}")
+    if error is not None:
+        raise error
+    failed = [(rank, text) for rank, text in enumerate(messages) if text is not None]
+    if failed:
+        raise ValueError(f"rank {failed[0][0]} refused its rows: {failed[0][1]}")
+
+
+def _fit_vocabulary(ids: pl.Series, parallel: DataParallel) -> Vocabulary:
+    """The ids of every process's rows (sorted, as in one process)."""
+    local = Vocabulary.fit(ids)
+    if not parallel.distributed:
+        return local
+    parts = [part for part in all_gather_objects(local.ids) if len(part)]
+    return Vocabulary.fit(pl.concat(parts)) if parts else local
+
+
+def _agree_on_inputs(batch: Batch, parallel: DataParallel) -> Batch:
+    """The same context width and the same kind of IK weights on every process: the logging
+    distribution is used only when every process's rows carry it."""
+    import dataclasses
+
+    widths = {width for width, rows in all_gather_objects((batch.context.shape[1], len(batch))) if rows}
+    if len(widths) > 1:
+        raise ValueError(f"column 'context' has {sorted(widths)} features on different processes' "
+                         "rows; it must have the same length on every row.")
+    width = widths.pop() if widths else batch.context.shape[1]
+    if batch.context.shape[1] != width:  # no rows here
+        batch = dataclasses.replace(batch, context=np.zeros((0, width), dtype=np.float32))
+    # a process without rows does not veto the logging distribution
+    everyone = parallel.all(batch.log_prior is not None or len(batch) == 0)
+    if batch.log_prior is not None and not everyone:
+        batch = dataclasses.replace(batch, log_prior=None)
+    return batch
+
+
+def _owned_rows(users: Vocabulary, world: World) -> np.ndarray:
+    """Per user vocabulary row (row 0, unknown, first), whether this process owns the user."""
+    ranks = user_ranks(users.ids, world.world_size)
+    return np.concatenate([[world.rank == 0], ranks == world.rank])
+
+
+def _gather_in_order(decoded: pl.DataFrame, positions: np.ndarray,
+                     parallel: DataParallel) -> pl.DataFrame:
+    """Every process's decoded rows in the input's row order, on rank 0 (the one that writes
+    them); another rank keeps only its own rows, so its memory stays its shard's."""
+    parts = gather_objects((positions, decoded)) if parallel.distributed else [(positions, decoded)]
+    if parts is None:
+        return decoded
+    order = np.argsort(np.concatenate([p for p, _ in parts]), kind="stable")
+    return pl.concat([frame for _, frame in parts], how="vertical_relaxed")[order]
+
+
 class IGLP:
     """Personalized interaction-grounded learning with 2 or 3 latent states.
 
@@ -182,6 +290,10 @@ class IGLP:
     online_traces_ : dict of str to list of float, or None
         Per-batch traces of ``fit_online`` (decoded reward, latent reward, IK NLL); None
         after ``fit``.
+    runtime_ : dict
+        How the fit ran (:func:`offline_rl.artifacts.runtime_record`): device, CPU threads
+        per process, number of processes and their backend; ``{}`` for an artifact saved
+        before it was recorded.
 
     Every attribute above is assigned in one place, :meth:`_set_fitted`, which ``fit``,
     ``fit_online`` and ``load`` call with what they computed or read; ``save`` writes all of
@@ -221,6 +333,7 @@ class IGLP:
         n_rows: int,
         warm_started: bool,
         online_traces: dict[str, list[float]] | None,
+        runtime: dict[str, Any],
     ) -> None:
         """Assign every fitted attribute; the only place they are set (see the class docstring).
 
@@ -244,11 +357,12 @@ class IGLP:
         self.n_rows_ = int(n_rows)
         self.warm_started_ = bool(warm_started)
         self.online_traces_ = online_traces
+        self.runtime_ = dict(runtime)
 
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | ParquetRowGroups,
         *,
         actions: pl.DataFrame | None = None,
         warm_start: IGLP | None = None,
@@ -261,7 +375,10 @@ class IGLP:
             Rows of ``ik_training_set`` (see docs/data-contracts.md): ``user_id``, ``context``,
             ``feedback``, ``candidate_actions``, ``action_index`` (or ``action``) and
             ``weight`` (or ``propensity``), ordered by time; ``ts`` (optional) places rows in
-            user-time blocks for the folds. Must not hold ``reward``.
+            user-time blocks for the folds. Must not hold ``reward``. Or the
+            :class:`~offline_rl.runtime.ParquetRowGroups` of such a table (see
+            :meth:`fit_decode`: read row group by row group; under torchrun each process
+            keeps its own users' rows).
         actions : polars.DataFrame, optional
             Action features (``action_id``, ``features``).
         warm_start : IGLP, optional
@@ -275,7 +392,7 @@ class IGLP:
 
     def fit_decode(
         self,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | ParquetRowGroups,
         *,
         actions: pl.DataFrame | None = None,
         warm_start: IGLP | None = None,
@@ -283,19 +400,38 @@ class IGLP:
         """:meth:`fit`, then return the training rows decoded **out of fold** (each by the IK
         model that did not train on it): the rewards the policy trained on, in
         :meth:`decode`'s columns. ``decode(frame)`` on the same rows would use the ensemble,
-        most of whose members trained on them."""
-        check_frame(frame, ["user_id", "feedback", "candidate_actions"], where="IGLP.fit")
-        assert_no_hidden_reward(frame, learner="IGLP.fit")
-        if frame.height < 2:
-            raise ValueError(f"IGLP.fit needs at least 2 rows; got {frame.height}.")
-        if warm_start is not None:
-            self._check_warm_start(warm_start)
-        frame = _training_weights(frame)
+        most of whose members trained on them.
+
+        ``frame`` may also be :class:`~offline_rl.runtime.ParquetRowGroups` of an
+        ``ik_training_set`` Parquet, read one row group at a time (only the rows this process
+        trains on are kept). In a process group started by torchrun (docs/scale.md) each
+        process keeps the rows of its own users (:mod:`offline_rl.igl.distributed`; a frame is
+        filtered the same way, so every process may be given the whole frame or its shard),
+        the models are trained with DDP, and rank 0 returns the decoded rows of all
+        processes, in the input's row order (another rank returns its own rows).
+        """
+        parallel = DataParallel.current()
+        world = parallel.world
+        frame, positions = _own_rows(frame, world)
+        error = None
+        try:
+            check_frame(frame, ["user_id", "feedback", "candidate_actions"], where="IGLP.fit")
+            assert_no_hidden_reward(frame, learner="IGLP.fit")
+            if warm_start is not None:
+                self._check_warm_start(warm_start)
+            frame = _training_weights(frame)
+        except ValueError as caught:
+            error = caught
+        _raise_anywhere(parallel, error)
+        rows = parallel.rows(frame.height)
+        if rows < 2:
+            raise ValueError(f"IGLP.fit needs at least 2 rows; got {rows}.")
         cfg = self.config
-        with torch_threads(cfg.max_threads):
-            users = Vocabulary.fit(frame["user_id"])
-            feedback = Vocabulary.fit(frame["feedback"])
-            action_ids = Vocabulary.fit(frame["candidate_actions"].explode())
+        device = resolve_device(cfg.device, local_rank=world.local_rank)
+        with torch_threads(cfg.max_threads) as threads:
+            users = _fit_vocabulary(frame["user_id"], parallel)
+            feedback = _fit_vocabulary(frame["feedback"], parallel)
+            action_ids = _fit_vocabulary(frame["candidate_actions"].explode(), parallel)
             if warm_start is not None:
                 users = merged_vocabulary(warm_start.users_, users)
                 feedback = merged_vocabulary(warm_start.feedback_vocabulary_, feedback)
@@ -303,6 +439,9 @@ class IGLP:
             vocabularies = {"users": users, "feedback": feedback, "actions": action_ids}
             batch = make_batch(frame, users=users, feedback=feedback, actions=action_ids,
                                where="IGLP.fit")
+            if parallel.distributed:
+                batch = _agree_on_inputs(batch, parallel)
+            owned_users = _owned_rows(users, world)
             context_dim = int(batch.context.shape[1])
             action_features = action_feature_matrix(actions, action_ids)
             if warm_start is not None and context_dim != warm_start.context_dim_:
@@ -327,7 +466,7 @@ class IGLP:
             ik = fit_crossfit_ik(
                 cfg, batch, folds,
                 lambda: ik_net(cfg, **sizes, num_feedback=feedback.size),
-                warm_start=warm_ik,
+                warm_start=warm_ik, device=device, parallel=parallel, owned_users=owned_users,
             )
             logger.info("IGL-P: out-of-fold IK NLL %.4f, no-signal %.4f, %d attempts over %d folds",
                         ik.held_out_nll, ik.no_signal_nll, len(ik.records), folds.n_folds)
@@ -341,7 +480,8 @@ class IGLP:
             negative = _negative(cfg, frame["feedback"])
             extreme = batch.num_candidates * ik.out_of_fold[
                 np.arange(len(batch)), batch.action_index] > cfg.threshold
-            alpha, estimated = self._alpha(batch, extreme, negative, folds, sizes)
+            alpha, estimated = self._alpha(batch, extreme, negative, folds, sizes, device,
+                                           parallel, owned_users)
             decoded = _decoded_arrays(ik.out_of_fold, batch, negative, alpha=alpha,
                                       threshold=cfg.threshold)
             # built before the policy seed is set, so its initial weights follow from the
@@ -353,20 +493,33 @@ class IGLP:
                     old_vocabularies=warm_start._vocabularies(), new_vocabularies=vocabularies,
                 )
             torch.manual_seed(cfg.seed + POLICY_SEED_OFFSET)
-            policy_curve = train_policy_with(cfg, policy, batch, decoded["decoded_reward"])
+            policy_curve = train_policy_with(cfg, policy, batch, decoded["decoded_reward"],
+                                             device=device, parallel=parallel,
+                                             owned_users=owned_users)
         self._set_fitted(
             users=users, feedback_vocabulary=feedback, actions=action_ids,
             context_dim=context_dim, action_features=action_features,
             ik_model=ik.ensemble, ik_restarts=ik.records, ik_held_out_nll=ik.held_out_nll,
             ik_no_signal_nll=ik.no_signal_nll, ik_found_signal=ik.found_signal,
             alpha=alpha, alpha_estimated=estimated,
-            policy_model=policy, policy_curve=policy_curve, n_rows=len(batch),
+            policy_model=policy, policy_curve=policy_curve, n_rows=rows,
             warm_started=warm_start is not None, online_traces=None,
+            runtime=runtime_record(device=device, threads=threads, world_size=world.world_size,
+                                   backend=world.backend),
         )
-        return self._decoded_frame(frame, batch, decoded, ik.known_user, ik.known_feedback)
+        out = self._decoded_frame(frame, batch, decoded, ik.known_user, ik.known_feedback)
+        if positions is None:
+            return out
+        if parallel.distributed:
+            # The DDP wrappers of the finished models hold the process group through reference
+            # cycles: free them now, while the group exists, not at interpreter exit (a 2-process
+            # benchmark run once aborted with "terminate called without an active exception").
+            gc.collect()
+        return _gather_in_order(out, positions, parallel)
 
     def _alpha(self, batch: Batch, extreme: np.ndarray, negative: np.ndarray, folds,
-               sizes: dict[str, Any]) -> tuple[float, bool]:
+               sizes: dict[str, Any], device: torch.device, parallel: DataParallel,
+               owned_users: np.ndarray) -> tuple[float, bool]:
         """(alpha for Eq. 4, whether it was estimated): see ``IGLPConfig.alpha``."""
         cfg = self.config
         if cfg.alpha is not None:
@@ -374,7 +527,8 @@ class IGLP:
         if cfg.states == 2:
             return 1.0, False
         estimate = estimate_alpha(cfg, batch, extreme, negative, folds,
-                                  lambda: policy_net(cfg, **sizes))
+                                  lambda: policy_net(cfg, **sizes), device=device,
+                                  parallel=parallel, owned_users=owned_users)
         logger.info("IGL-P: alpha %.4g estimated from %d labelled of %d extreme events (raw %.4g)",
                     estimate.alpha, estimate.labelled_rows, estimate.extreme_rows, estimate.raw)
         return estimate.alpha, True
@@ -402,10 +556,11 @@ class IGLP:
             raise ValueError("IGLP.fit_online with 3 states needs an explicit alpha "
                              "(IGLPConfig(alpha=...)); it is estimated only by fit.")
         alpha = 1.0 if cfg.alpha is None else cfg.alpha
-        with torch_threads(cfg.max_threads):
+        device = resolve_device(cfg.device, local_rank=current_world().local_rank)
+        with torch_threads(cfg.max_threads) as threads:
             run = fit_online(
                 cfg, env, rounds=rounds, batch_rounds=batch_rounds,
-                steps_per_batch=steps_per_batch, seed=seed, alpha=alpha,
+                steps_per_batch=steps_per_batch, seed=seed, alpha=alpha, device=device,
             )
         self._set_fitted(
             users=run.users, feedback_vocabulary=run.feedback, actions=run.actions,
@@ -414,6 +569,7 @@ class IGLP:
             ik_no_signal_nll=None, ik_found_signal=None, alpha=alpha, alpha_estimated=False,
             policy_model=run.policy_model, policy_curve=run.traces["decoded_reward"],
             n_rows=rounds, warm_started=False, online_traces=run.traces,
+            runtime=runtime_record(device=device, threads=threads, world_size=1, backend=None),
         )
         return self
 
@@ -583,8 +739,9 @@ class IGLP:
         other fitted attribute.
         """
         self._check_fitted()
-        state = {f"ik.{k}": v for k, v in self.ik_model_.state_dict().items()}
-        state.update({f"policy.{k}": v for k, v in self.policy_model_.state_dict().items()})
+        # CPU copies: the artifact is the same whichever device trained it, and loads anywhere
+        state = {f"ik.{k}": v.cpu() for k, v in self.ik_model_.state_dict().items()}
+        state.update({f"policy.{k}": v.cpu() for k, v in self.policy_model_.state_dict().items()})
         fitted = {
             "context_dim": self.context_dim_,
             "n_rows": self.n_rows_,
@@ -598,6 +755,7 @@ class IGLP:
             "policy_curve": list(self.policy_curve_),
             "warm_started": self.warm_started_,
             "online_traces": self.online_traces_,
+            "runtime": self.runtime_,
         }
         return save_artifact(
             directory,
@@ -608,14 +766,19 @@ class IGLP:
             fitted=fitted,
             manifest={"seed": self.config.seed, "rows": self.n_rows_},
             tables={VOCABULARIES_TABLE: vocabularies_frame(self._vocabularies())},
+            runtime=self.runtime_ or None,
         )
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> IGLP:
-        """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``)."""
+    def load(cls, directory: str | os.PathLike[str], *, device: str | None = None) -> IGLP:
+        """Rebuild a fitted learner from :meth:`save`'s folder (``weights_only=True``).
+
+        The models run on ``device`` ('auto', 'cpu' or 'cuda'), by default the saved config's.
+        """
         document, state = load_artifact(directory, artifact_format=ARTIFACT_FORMAT, name="IGLP",
                                         versions=READABLE_VERSIONS)
-        learner = cls(IGLPConfig.from_dict(document["config"]))
+        config = IGLPConfig.from_dict(document["config"])
+        learner = cls(config if device is None else config.replace(device=device))
         fitted = document["fitted"]
         vocabularies = vocabularies_from_frame(
             load_table(directory, VOCABULARIES_TABLE, artifact="IGLP"), _VOCABULARY_NAMES)
@@ -629,6 +792,9 @@ class IGLP:
         ik_model.load_state_dict(prefixed(state, "ik."))
         policy = policy_net(learner.config, **sizes)
         policy.load_state_dict(prefixed(state, "policy."))
+        target = resolve_device(learner.config.device, local_rank=current_world().local_rank)
+        ik_model.to(target)
+        policy.to(target)
         learner._set_fitted(
             users=users, feedback_vocabulary=feedback, actions=actions,
             context_dim=context_dim, action_features=action_features,
@@ -640,6 +806,6 @@ class IGLP:
             alpha=fitted["alpha"], alpha_estimated=fitted["alpha_estimated"],
             policy_model=policy, policy_curve=fitted["policy_curve"],
             n_rows=int(fitted["n_rows"]), warm_started=fitted["warm_started"],
-            online_traces=fitted["online_traces"],
+            online_traces=fitted["online_traces"], runtime=fitted.get("runtime") or {},
         )
         return learner

@@ -109,6 +109,7 @@ def fit_online(
     replay_batch: int = 4096,
     seed: int = 0,
     alpha: float = 1.0,
+    device: torch.device | str = "cpu",
 ) -> OnlineRun:
     """Run Algorithm 1 on-policy for ``rounds`` rounds with the settings of ``config``
     (an ``IGLPConfig``) and the negative labelling propensity ``alpha``.
@@ -144,6 +145,8 @@ def fit_online(
     torch.manual_seed(cfg.seed * 1000)
     ik = ik_net(cfg, **sizes, num_feedback=vocabularies["feedback"].size)
     policy = policy_net(cfg, **sizes)
+    ik.to(device)
+    policy.to(device)
     ik.context.set_scaling(np.asarray(probe.context, dtype=np.float32))
     policy.context.set_scaling(np.asarray(probe.context, dtype=np.float32))
     ik_steps = optimisers(ik, learning_rate=cfg.ik_learning_rate, weight_decay=cfg.ik_weight_decay)
@@ -194,9 +197,10 @@ def fit_online(
         total = len(stacked)
         for _ in range(steps_per_batch):
             rows = rng.integers(0, total, min(total, replay_batch))
-            t = batch_tensors(stacked, rows)
-            r = torch.as_tensor(all_r[rows], dtype=torch.float32)
-            w = t["weight"] if cfg.policy_weighting == "importance" else torch.ones(len(rows))
+            t = batch_tensors(stacked, rows, device=device)
+            r = torch.as_tensor(all_r[rows], dtype=torch.float32, device=device)
+            w = (t["weight"] if cfg.policy_weighting == "importance"
+                 else torch.ones(len(rows), device=device))
             policy.train()
             scores = policy(t["user"], t["x"], t["candidates"], t["mask"])
             pred = scores.gather(1, t["target"].unsqueeze(1)).squeeze(1)
@@ -206,7 +210,7 @@ def fit_online(
             logp = ik(t["user"], t["feedback"], t["x"], t["candidates"], t["mask"])
             nll = -logp.gather(1, t["target"].unsqueeze(1)).squeeze(1)
             prior = (cfg.user_prior_precision * ik.users.penalty(t["user"])
-                     * torch.as_tensor(shares[rows]))
+                     * torch.as_tensor(shares[rows], device=device))
             ik_loss = (t["weight"] * (nll + prior)).sum() / t["weight"].sum().clamp_min(1e-12)
             _step(ik_steps, ik_loss)
         ik.use_context = True

@@ -27,13 +27,14 @@ import torch
 from torch import nn
 
 from offline_rl.igl.batch import Batch
+from offline_rl.igl.distributed import DataParallel
 from offline_rl.igl.ik_model import (
     NEG_INF,
     ActionEncoder,
     ContextEncoder,
     batch_tensors,
-    minibatches,
     optimisers,
+    parallel_context_moments,
     shared_candidates,
 )
 
@@ -91,41 +92,113 @@ def train_policy(
     use_weights: bool = True,
     set_scaling: bool = True,
     device: torch.device | str = "cpu",
+    parallel: DataParallel | None = None,
+    owned_users: np.ndarray | None = None,
 ) -> list[float]:
     """Weighted least squares of ``rewards`` on the logged (x, a); returns the loss per epoch.
 
     Each epoch draws one permutation (numpy, seeded) and builds its mini-batches one at a
     time on ``device``; Adam on the dense parameters, SparseAdam on a user embedding.
     """
+    weights = batch.weight if use_weights else np.ones(len(batch), dtype=np.float32)
+    return fit_logged_scores(net, batch, rewards, weights, loss="squared", epochs=epochs,
+                             batch_size=batch_size, learning_rate=learning_rate,
+                             weight_decay=weight_decay, seed=seed, set_scaling=set_scaling,
+                             device=device, parallel=parallel, owned_users=owned_users)
+
+
+class LoggedScoreObjective(nn.Module):
+    """``sum_i w_i loss(f(x_i, a_i), y_i)`` over a mini-batch as one forward call (what DDP
+    wraps): squared error (the policy) or logistic loss (alpha's classifier)."""
+
+    def __init__(self, net: PolicyNet, loss: str) -> None:
+        super().__init__()
+        self.net = net
+        self.loss = loss
+
+    def forward(self, t: dict[str, torch.Tensor], target: torch.Tensor,
+                weight: torch.Tensor) -> torch.Tensor:
+        score = self.net(t["user"], t["x"], t["candidates"], t["mask"]).gather(
+            1, t["target"].unsqueeze(1)).squeeze(1)
+        if self.loss == "squared":
+            return (weight * (score - target) ** 2).sum()
+        return (weight * nn.functional.binary_cross_entropy_with_logits(
+            score, target, reduction="none")).sum()
+
+
+def fit_logged_scores(
+    net: PolicyNet,
+    batch: Batch,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    *,
+    loss: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    seed: int,
+    set_scaling: bool = True,
+    device: torch.device | str = "cpu",
+    parallel: DataParallel | None = None,
+    owned_users: np.ndarray | None = None,
+) -> list[float]:
+    """Fit the score of each row's logged action to ``targets`` by weighted ``loss``
+    ('squared' or 'logistic') with Adam (SparseAdam on a user embedding); returns the
+    row-averaged loss of each epoch.
+
+    Under DDP (``parallel`` distributed; :mod:`offline_rl.igl.distributed`) each process
+    holds its users' rows (``owned_users`` their vocabulary rows) and every step's loss is
+    the weighted mean over the step's rows of every process.
+    """
+    parallel = parallel or DataParallel()
     rng = np.random.default_rng(seed)
     if set_scaling:
-        net.context.set_scaling(batch.context)
+        moments = parallel_context_moments(batch.context, parallel)
+        if moments is not None:
+            net.context.set_scaling(batch.context, moments)
     net.to(device)
-    rewards = np.asarray(rewards, dtype=np.float32)
-    weights = batch.weight if use_weights else np.ones(len(batch), dtype=np.float32)
+    targets = np.asarray(targets, dtype=np.float32)
+    weights = np.require(weights, dtype=np.float32)
+    objective = parallel.wrap(LoggedScoreObjective(net, loss), torch.device(device))
     steps = optimisers(net, learning_rate=learning_rate, weight_decay=weight_decay)
     n = len(batch)
+    total_rows = parallel.rows(n)
     curve = []
     for _ in range(epochs):
         net.train()
         order = rng.permutation(n)
+        chunks = parallel.epoch_chunks(order, batch_size)
+        totals = parallel.step_totals(weights, chunks) if parallel.distributed else None
+        sizes = (np.asarray(parallel.sum([chunk.shape[0] for chunk in chunks]))
+                 if parallel.distributed else None)
         total = 0.0
-        for start, t in zip(range(0, n, batch_size),
-                            minibatches(batch, order, batch_size, device=device), strict=True):
-            rows = order[start:start + batch_size]
-            r = torch.as_tensor(rewards[rows], device=device)
-            w = torch.as_tensor(np.require(weights[rows], dtype=np.float32), device=device)
-            scores = net(t["user"], t["x"], t["candidates"], t["mask"])
-            pred = scores.gather(1, t["target"].unsqueeze(1)).squeeze(1)
-            loss = (w * (pred - r) ** 2).sum() / w.sum().clamp_min(1e-12)
+        for step, rows in enumerate(chunks):
+            t = batch_tensors(batch, rows, device=device)
+            y = torch.as_tensor(targets[rows], device=device)
+            w = torch.as_tensor(weights[rows], device=device)
+            row_sum = objective(t, y, w)
+            if totals is None:
+                value = row_sum / w.sum().clamp_min(1e-12)
+            else:
+                value = row_sum * parallel.loss_scale(float(totals[step]))
             for optimiser in steps:
                 optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
+            parallel.scale_sparse_gradients(net)
             for optimiser in steps:
                 optimiser.step()
-            total += float(loss.detach()) * int(rows.shape[0])
-        curve.append(total / max(n, 1))
+            if totals is None:
+                total += float(value.detach()) * int(rows.shape[0])
+            else:  # this process's share of (step loss x step rows); summed below
+                total += float(row_sum.detach()) / max(float(totals[step]), 1e-12) * float(sizes[step])
+        if parallel.distributed:
+            total = parallel.sum([total])[0]
+        curve.append(total / max(total_rows, 1))
     net.eval()
+    if parallel.distributed:
+        parallel.gather_owned_rows(net, owned_users)
+        parallel.check_replicas_agree(net, "policy")
     return curve
 
 
@@ -147,8 +220,11 @@ def policy_net(config, *, num_users: int, num_actions: int, context_dim: int,
     )
 
 
-def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray) -> list[float]:
-    """:func:`train_policy` with the ``policy_*`` fields of an ``IGLPConfig``."""
+def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray, *,
+                      device: torch.device | str = "cpu", parallel: DataParallel | None = None,
+                      owned_users: np.ndarray | None = None) -> list[float]:
+    """:func:`train_policy` with the ``policy_*`` fields of an ``IGLPConfig``, on ``device``
+    (under DDP: see :func:`fit_logged_scores`)."""
     return train_policy(
         net, batch, rewards,
         epochs=config.policy_epochs,
@@ -157,6 +233,7 @@ def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray)
         weight_decay=config.policy_weight_decay,
         seed=config.seed + POLICY_SEED_OFFSET,
         use_weights=config.policy_weighting == "importance",
+        device=device, parallel=parallel, owned_users=owned_users,
     )
 
 

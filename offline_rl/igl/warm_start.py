@@ -34,14 +34,14 @@ def merged_vocabulary(old: Vocabulary, new: Vocabulary) -> Vocabulary:
                           else (old.ids if len(old) else new.ids))
 
 
-def _row_map(old: Vocabulary, new: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
+def _row_map(old: Vocabulary, new: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
     """Rows (new, old) that hold the same id, the unknown slot 0 included (vectorised: a
     join of the two id columns, not a Python loop over millions of users)."""
     old_rows = old.index(new.ids) if len(new) else np.zeros(0, dtype=np.int64)
     new_rows = np.arange(1, len(new) + 1, dtype=np.int64)
     shared = old_rows > 0
-    return (torch.as_tensor(np.concatenate([[0], new_rows[shared]])),
-            torch.as_tensor(np.concatenate([[0], old_rows[shared]])))
+    return (np.concatenate([[0], new_rows[shared]]).astype(np.int64),
+            np.concatenate([[0], old_rows[shared]]).astype(np.int64))
 
 
 def _table(name: str) -> str | None:
@@ -75,10 +75,11 @@ def transfer_parameters(
             new_rows, old_rows = _row_map(old_vocabularies[table], new_vocabularies[table])
             if previous.shape[1:] != value.shape[1:]:
                 continue
-            value[new_rows] = previous[old_rows]
+            rows = previous[torch.as_tensor(old_rows, device=previous.device)]
+            value[torch.as_tensor(new_rows, device=value.device)] = rows.to(value.device)
             copied.append(name)
         elif previous.shape == value.shape:
-            value.copy_(previous)
+            value.copy_(previous.to(value.device))
             copied.append(name)
     new.load_state_dict(new_state)
     return copied

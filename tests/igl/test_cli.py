@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -215,3 +217,19 @@ def test_score_bad_input_is_one_message_and_no_file(case, fitted_folder, planted
     assert result.output.startswith("error:") and message in result.output
     assert result.output.count("\n") == 1
     assert not out.exists() and not list(tmp_path.glob("*scores*"))
+
+
+def test_fit_igl_device_is_recorded_and_missing_cuda_is_exit_2(logs_path, tmp_path, monkeypatch):
+    out = tmp_path / "cpu"
+    args = ["fit-igl", str(logs_path), "--epochs", "2", "--restarts", "1"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["runtime"]["device"] == "cpu" and manifest["runtime"]["world_size"] == 1
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "gpu"), "--device", "cuda"])
+    assert result.exit_code == 2
+    assert "device 'cuda' was asked for" in result.output
+    assert not (tmp_path / "gpu").exists()
