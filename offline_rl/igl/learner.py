@@ -270,7 +270,9 @@ class IGLP:
         Weighted NLL of every training row's logged action under the fold model that did not
         train on it (out of fold); None after ``fit_online``.
     ik_no_signal_nll_ : float or None
-        The no-signal level on the same rows (weighted mean log K): the decoded rewards mean
+        The no-signal level on the same rows (the weighted mean log K, or the mean -log of
+        the logged action's logging probability when the logs carry ``action_probs``,
+        :func:`~offline_rl.igl.ik_model.no_signal_nll`): the decoded rewards mean
         nothing unless ``ik_held_out_nll_`` is clearly below it; None after ``fit_online``.
     ik_found_signal_ : bool or None
         Whether it is (``ESCAPE_MARGIN`` nats below); ``False`` also raises
@@ -474,7 +476,7 @@ class IGLP:
                 warnings.warn(NoSignalWarning(
                     f"IGL-P: the IK model found no signal: out-of-fold held-out weighted NLL "
                     f"{ik.held_out_nll:.4f} is not below the no-signal level "
-                    f"{ik.no_signal_nll:.4f} (weighted mean log K); the decoded rewards carry "
+                    f"{ik.no_signal_nll:.4f} ({_no_signal_words(batch)}); the decoded rewards carry "
                     f"no information. Try more data, more ik_restarts or a simpler model "
                     f"(smaller embedding_dim, larger user_prior_precision)."), stacklevel=3)
             negative = _negative(cfg, frame["feedback"])
@@ -809,3 +811,10 @@ class IGLP:
             online_traces=fitted["online_traces"], runtime=fitted.get("runtime") or {},
         )
         return learner
+
+
+def _no_signal_words(batch) -> str:
+    """How the no-signal level was computed, for messages."""
+    if batch.log_prior is not None:
+        return "mean -log of the logging probability of the logged action"
+    return "weighted mean log K"
