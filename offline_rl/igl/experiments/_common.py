@@ -65,3 +65,70 @@ def log_result(logger: logging.Logger, result: Any) -> None:
     logger.info("%s", result.summary())
     if result.failures:
         logger.warning("%s", failure_line(result.failures))
+
+
+def min_median_max(table: pl.DataFrame, columns: list[str], *, by: list[str] | None = None
+                   ) -> pl.DataFrame:
+    """One row per (``by`` group, column): the min, median and max over the table's rows
+    (the seeds), and how many seeds there were. Seeds are data: report the range, not one.
+    The column names go in a ``quantity`` column."""
+    by = by or []
+    long = table.unpivot(index=by, on=columns, variable_name="quantity", value_name="value")
+    return (
+        long.group_by([*by, "quantity"], maintain_order=True)
+        .agg(
+            pl.col("value").cast(pl.Float64).min().alias("min"),
+            pl.col("value").cast(pl.Float64).median().alias("median"),
+            pl.col("value").cast(pl.Float64).max().alias("max"),
+            pl.len().alias("seeds"),
+        )
+    )
+
+
+def claims_by_seed(claims: pl.DataFrame) -> pl.DataFrame:
+    """Each claim (and its algorithm / alpha columns, where present): the seeds it holds on,
+    the seeds it fails on. ``claims`` has ``seed``, ``claim`` and ``passed`` columns."""
+    keys = [c for c in ("claim", "algorithm", "alpha") if c in claims.columns]
+    return (
+        claims.group_by(keys, maintain_order=True)
+        .agg(
+            pl.col("seed").filter(pl.col("passed")).alias("holds_on"),
+            pl.col("seed").filter(~pl.col("passed")).alias("fails_on"),
+        )
+        .with_columns(
+            pl.col("holds_on").list.len().alias("holds"),
+            pl.col("fails_on").list.len().alias("fails"),
+        )
+    )
+
+
+def paired_ratio_interval(candidate: np.ndarray, baseline: np.ndarray, *,
+                          clusters: np.ndarray | None = None, confidence: float = 0.95
+                          ) -> tuple[float, float, float]:
+    """``[lower, point, upper]`` of ``sum(candidate) / sum(baseline)``, the two measured on
+    the same rounds (paired), with a delta-method interval clustered by ``clusters`` (users
+    who repeat are the resampling unit; None: every round its own cluster).
+
+    With per-cluster sums ``c_u`` and ``b_u`` and ``R = sum c / sum b``, the influence of a
+    cluster is ``c_u - R b_u`` and ``Var(R) = m / (m - 1) * sum_u (c_u - R b_u)^2 / (sum_u b_u)^2``
+    (the ratio-estimator variance; the pairing enters through the covariance of c_u and b_u).
+    """
+    from scipy.special import ndtri
+
+    c = np.asarray(candidate, dtype=np.float64)
+    b = np.asarray(baseline, dtype=np.float64)
+    if c.shape != b.shape or c.ndim != 1:
+        raise ValueError(f"Expected two 1-d arrays of one shape, but found {c.shape} and {b.shape}.")
+    if clusters is None:
+        c_u, b_u = c, b
+    else:
+        _, codes = np.unique(np.asarray(clusters), return_inverse=True)
+        c_u, b_u = np.bincount(codes, weights=c), np.bincount(codes, weights=b)
+    m = c_u.size
+    total_b = b_u.sum()
+    if total_b == 0 or m < 2:
+        return float("nan"), float("nan"), float("nan")
+    ratio = c_u.sum() / total_b
+    variance = m / (m - 1) * ((c_u - ratio * b_u) ** 2).sum() / total_b**2
+    half = float(ndtri(0.5 + confidence / 2)) * np.sqrt(variance)
+    return float(ratio - half), float(ratio), float(ratio + half)
