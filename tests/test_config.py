@@ -103,7 +103,7 @@ BAD = [
     (EvaluationConfig, {"interval": "wald"}, "'interval' parameter of EvaluationConfig must be a str among"),
     (EvaluationConfig, {"confidence": 95}, "'confidence' parameter of EvaluationConfig must be a float in (0, 1). Got 95"),
     (EvaluationConfig, {"resample": "sessions"},
-     "'resample' parameter of EvaluationConfig must be a str among {'events', 'users'}. Got 'sessions'"),
+     "'resample' parameter of EvaluationConfig must be a str among {'auto', 'events', 'users'}. Got 'sessions'"),
     (EvaluationConfig, {"max_units": 10}, "'max_units' parameter of EvaluationConfig must be None or an int >= 100. Got 10"),
     (EvaluationConfig, {"baseline": "logged"}, "'baseline' parameter of EvaluationConfig must be None (lift over the logged"),
     (EvaluationConfig, {"seed": -1}, "'seed' parameter of EvaluationConfig must be an int >= 0. Got -1"),

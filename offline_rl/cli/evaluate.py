@@ -37,8 +37,8 @@ import click
     "primary_estimator",
     default="snips",
     show_default=True,
-    type=click.Choice(["ips", "capped_ips", "snips", "ncis"]),
-    help="Estimator shown in the table and plots.",
+    type=click.Choice(["ips", "capped_ips", "snips", "ncis", "dm", "dr"]),
+    help="Estimator shown in the table and plots (dm and dr need --reward-model).",
 )
 @click.option(
     "--interval",
@@ -57,10 +57,20 @@ import click
 )
 @click.option(
     "--resample",
-    default="events",
+    default="auto",
     show_default=True,
-    type=click.Choice(["events", "users"]),
-    help="Resampling unit; 'users' is the cluster bootstrap.",
+    type=click.Choice(["auto", "events", "users"]),
+    help="Resampling unit: 'users' is the cluster bootstrap; 'auto' resamples users whenever "
+    "a user has more than one event, else events. The report says which was used.",
+)
+@click.option(
+    "--reward-model",
+    "reward_model",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Parquet of a reward model's predictions (event_id, metric, logged, one column per "
+    "candidate policy with q_pi(x)) for the direct-method and doubly robust estimators "
+    "(docs/evaluation.md).",
 )
 @click.option(
     "--weight-cap",
@@ -89,6 +99,7 @@ def evaluate(
     interval,
     n_replicates,
     resample,
+    reward_model,
     weight_cap,
     confidence,
     baseline,
@@ -104,8 +115,9 @@ def evaluate(
     from offline_rl.evaluation.files import evaluate_files
     from offline_rl.evaluation.report import format_table
 
+    estimators = ("ips", "capped_ips", "snips", "ncis") + (("dm", "dr") if reward_model else ())
     config = EvaluationConfig(
-        estimators=("ips", "capped_ips", "snips", "ncis"),
+        estimators=estimators,
         primary_estimator=primary_estimator,
         n_replicates=n_replicates,
         interval=interval if n_replicates else "delta",
@@ -116,7 +128,8 @@ def evaluate(
         seed=seed,
     )
     result, paths = evaluate_files(
-        logs, scores, out_dir, metrics=list(metrics) or None, segment_column=segment_column, config=config
+        logs, scores, out_dir, metrics=list(metrics) or None, segment_column=segment_column,
+        reward_model=reward_model, config=config,
     )
     click.echo(format_table(result))
     click.echo(f"wrote {paths['html']}, {paths['json']}, {paths['lift']}")

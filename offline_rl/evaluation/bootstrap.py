@@ -56,6 +56,11 @@ class BootstrapResult:
         ``(R?, F, 2)`` percentile interval.
     bca
         ``(R?, F, 2)`` bias-corrected and accelerated interval.
+    dropped
+        ``(R?, F)`` number of replicates in which the functional was undefined (a zero
+        denominator, e.g. no positive of the baseline's metric was drawn). They are left out
+        of the standard error and the intervals, which are then conditional on a defined
+        replicate; callers report the count (:func:`evaluate_logs` flags such rows).
     confidence
         Nominal two-sided coverage of the intervals.
     """
@@ -66,6 +71,7 @@ class BootstrapResult:
     standard_error: np.ndarray
     percentile: np.ndarray
     bca: np.ndarray
+    dropped: np.ndarray
     confidence: float
 
 
@@ -136,9 +142,10 @@ def bootstrap_functionals(
         )
         acceleration = _acceleration(batch, functionals)
         bca = _bca(point, replicates, acceleration, alpha)
+    dropped = np.sum(~np.isfinite(replicates), axis=1)
     if not batched:
-        point, replicates, standard_error, percentile, bca = (
-            x[0] for x in (point, replicates, standard_error, percentile, bca)
+        point, replicates, standard_error, percentile, bca, dropped = (
+            x[0] for x in (point, replicates, standard_error, percentile, bca, dropped)
         )
     return BootstrapResult(
         names=tuple(f.name for f in functionals),
@@ -147,6 +154,7 @@ def bootstrap_functionals(
         standard_error=standard_error,
         percentile=percentile,
         bca=bca,
+        dropped=dropped,
         confidence=confidence,
     )
 

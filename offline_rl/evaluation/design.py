@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from offline_rl.evaluation.estimators import weight_diagnostics
+from offline_rl.evaluation.reliability import effective_counts
 from offline_rl.evaluation.statistics import Functional, sum_by_label
 
 ESTIMATORS: tuple[str, ...] = ("ips", "capped_ips", "snips", "ncis", "dm", "dr")
@@ -133,6 +134,33 @@ class Design:
             out[("logged", estimator)] = (float(self.n), 1.0)
         return out
 
+    def expected_positives(self) -> dict[tuple[str, str, str], float]:
+        """``(policy, metric, estimator) -> ESS(w) * V_sn = sum w * sum w r / sum w^2``.
+
+        The number of positives the policy's effective sample would hold if its positives
+        were spread over the events in proportion to the weights (for the logs, ``w = 1``:
+        the number of positives). Unlike the effective count of ``w r``, it drops when
+        large weights sit on events *without* a positive, which is how heavy weights and
+        rare rewards hide a region of the policy from the data (see :mod:`.reliability`).
+        DM has no importance weights (NaN: the rule does not apply); DR uses plain weights.
+        """
+        out: dict[tuple[str, str, str], float] = {}
+        for metric, rewards in self.rewards.items():
+            out[("logged", metric, "on_policy")] = float(np.abs(rewards).sum())
+        for policy, probs in self.policies.items():
+            weights = probs / self.propensity
+            variants = {"plain": weights, "capped": np.minimum(weights, self.cap)}
+            for metric, rewards in self.rewards.items():
+                for estimator in self.estimators:
+                    if estimator == "dm":
+                        out[(policy, metric, estimator)] = float("nan")
+                        continue
+                    w = variants["capped" if estimator in ("capped_ips", "ncis") else "plain"]
+                    square = float(np.dot(w, w))
+                    value = float(w.sum()) * float(np.dot(w, np.abs(rewards))) / square
+                    out[(policy, metric, estimator)] = value if square > 0 else 0.0
+        return out
+
     def units(
         self,
         *,
@@ -143,12 +171,31 @@ class Design:
     ) -> np.ndarray:
         """Resampling units ``(m, k)``: events, users (``clusters``), or random blocks of them.
 
-        Statistics are built ``chunk_rows`` events at a time and summed into units, so the
-        full ``(n, k)`` matrix never exists when units are users or blocks (10M rows fit).
+        See :meth:`resampling_units`, which also returns the units' effective counts.
+        """
+        return self.resampling_units(
+            clusters=clusters, max_units=max_units, seed=seed, chunk_rows=chunk_rows
+        )[0]
+
+    def resampling_units(
+        self,
+        *,
+        clusters: np.ndarray | None = None,
+        max_units: int | None = None,
+        seed: int = 0,
+        chunk_rows: int = 1 << 20,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Resampling units ``(m, k)`` and each column's effective count over them ``(k,)``.
+
+        Units are events, or users (``clusters``: the events of one label summed); above
+        ``max_units`` they are summed into that many random blocks. Statistics are built
+        ``chunk_rows`` events at a time, so the full ``(n, k)`` event matrix never exists
+        when units are users or blocks (10M rows fit; users are held as ``(users, k)``).
+        The effective counts (:func:`.reliability.effective_counts`) are taken over the
+        events or users *before* blocking: blocks would hide how concentrated a column is.
         """
         n = self.n
-        labels: np.ndarray | None = None
-        size = n
+        k = len(self.columns)
         if clusters is not None:
             clusters = np.asarray(clusters)
             if clusters.shape != (n,):
@@ -158,19 +205,40 @@ class Design:
             _, labels = np.unique(clusters, return_inverse=True)
             labels = labels.ravel().astype(np.int64)
             size = int(labels.max()) + 1 if n else 0
-        if max_units is not None and size > max_units:
-            rng = np.random.default_rng(seed)
-            block = np.empty(size, dtype=np.int64)
-            block[rng.permutation(size)] = np.arange(size, dtype=np.int64) * max_units // size
-            labels = block if labels is None else block[labels]
-            size = max_units
-        if labels is None:
-            return self.statistics()
-        out = np.zeros((size, len(self.columns)))
+            units = np.zeros((size, k))
+            for start in range(0, n, chunk_rows):
+                stop = min(n, start + chunk_rows)
+                units += sum_by_label(self.statistics(start, stop), labels[start:stop], size)
+            counts = effective_counts(units)
+            return self._blocks(units, max_units, seed), counts
+        if max_units is None or n <= max_units:
+            units = self.statistics()
+            return units, effective_counts(units)
+        rng = np.random.default_rng(seed)
+        block = np.empty(n, dtype=np.int64)
+        block[rng.permutation(n)] = np.arange(n, dtype=np.int64) * max_units // n
+        units = np.zeros((max_units, k))
+        absolute = np.zeros(k)
+        square = np.zeros(k)
         for start in range(0, n, chunk_rows):
             stop = min(n, start + chunk_rows)
-            out += sum_by_label(self.statistics(start, stop), labels[start:stop], size)
-        return out
+            stats = self.statistics(start, stop)
+            units += sum_by_label(stats, block[start:stop], max_units)
+            absolute += np.abs(stats).sum(axis=0)
+            square += np.einsum("mk,mk->k", stats, stats)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            counts = np.where(square > 0, absolute * absolute / square, 0.0)
+        return units, counts
+
+    @staticmethod
+    def _blocks(units: np.ndarray, max_units: int | None, seed: int) -> np.ndarray:
+        size = units.shape[0]
+        if max_units is None or size <= max_units:
+            return units
+        rng = np.random.default_rng(seed)
+        block = np.empty(size, dtype=np.int64)
+        block[rng.permutation(size)] = np.arange(size, dtype=np.int64) * max_units // size
+        return sum_by_label(units, block, max_units)
 
 
 def build_design(
@@ -198,6 +266,9 @@ def build_design(
     if unknown:
         raise ValueError(f"Unknown estimator {unknown[0]!r}; valid options are {list(ESTIMATORS)}.")
     reward_models = dict(reward_models or {})
+    n = int(np.asarray(propensity).shape[0])
+    for metric, model in reward_models.items():
+        _check_reward_model(metric, model, n, rewards, policies)
     design = Design(
         propensity=np.asarray(propensity, dtype=np.float64),
         policies={k: np.asarray(v, dtype=np.float64) for k, v in policies.items()},
@@ -265,3 +336,34 @@ def _terms(estimator: str, policy: str, metric: str, column) -> tuple[tuple[int,
     if estimator == "ncis":
         return ((column("wbarr", policy, metric), 1), (column("wbar", policy, None), -1))
     return ((column(estimator, policy, metric), 1),)
+
+
+def _check_reward_model(metric, model: RewardModel, n: int, rewards, policies) -> None:
+    """Every prediction array of a reward model is ``(n,)`` and finite; names are known."""
+    if metric not in rewards:
+        raise ValueError(
+            f"The reward model is for metric {metric!r}, which is not evaluated; metrics: {sorted(rewards)}."
+        )
+    unknown = sorted(set(model.under_policy) - set(policies))
+    if unknown:
+        raise ValueError(
+            f"The reward model for metric {metric!r} has `under_policy` predictions for "
+            f"{unknown[0]!r}, which is not a candidate policy; candidates: {sorted(policies)}."
+        )
+    arrays = [("logged", model.logged)] + [
+        (f"under_policy[{name!r}]", values) for name, values in model.under_policy.items()
+    ]
+    for name, values in arrays:
+        array = np.asarray(values, dtype=np.float64)
+        if array.shape != (n,):
+            raise ValueError(
+                f"The reward model for metric {metric!r}: `{name}` must hold one prediction per "
+                f"event, shape ({n},); found shape {array.shape}."
+            )
+        bad = ~np.isfinite(array)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"The reward model for metric {metric!r}: `{name}` must be finite; row {row} is "
+                f"{array[row].item()!r}."
+            )

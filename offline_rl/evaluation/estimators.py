@@ -25,6 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Smallest propensity accepted. A logged action taken with probability below 1e-12 is a
+#: logging bug or a rounding artefact, and its weight (over 1e12) would make every estimate
+#: a one-event estimate; far below it (1e-300) ``w**2`` overflows and the estimates turn
+#: into NaN. Such a row is refused, naming the row, rather than silently dominating.
+MIN_PROPENSITY = 1e-12
+
+#: Tolerance on ``sum_a pi(a | x) == 1`` for a full action distribution (DM and DR).
+DISTRIBUTION_TOLERANCE = 1e-6
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -86,7 +95,20 @@ def importance_weights(target_prob, propensity) -> np.ndarray:
             raise ValueError(
                 f"`{name}` must lie in {interval}; row {row} is {array[row].item()!r}."
             )
+    check_propensity_floor("propensity", logged)
     return target / logged
+
+
+def check_propensity_floor(name: str, propensity: np.ndarray) -> None:
+    """Refuse propensities below :data:`MIN_PROPENSITY`, naming the first such row."""
+    tiny = propensity < MIN_PROPENSITY
+    if tiny.any():
+        row = int(np.flatnonzero(tiny)[0])
+        raise ValueError(
+            f"{name} row {row} is {propensity[row].item()!r}, below the smallest accepted "
+            f"propensity {MIN_PROPENSITY:g}: its importance weight would exceed "
+            f"{1 / MIN_PROPENSITY:g} and decide every estimate alone ({int(tiny.sum())} such rows)."
+        )
 
 
 def weight_diagnostics(weights: np.ndarray) -> tuple[float, float]:
@@ -193,6 +215,27 @@ def expected_under_policy(action_probs, reward_predictions) -> np.ndarray:
         raise ValueError(
             "Expected `action_probs` and `reward_predictions` to be 2-D of the same shape, "
             f"but found {probs.shape} and {predictions.shape}."
+        )
+    for name, array in (("action_probs", probs), ("reward_predictions", predictions)):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            row, column = (int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"`{name}` must be finite; row {row}, column {column} is {array[row, column].item()!r}."
+            )
+    outside = (probs < 0.0) | (probs > 1.0)
+    if outside.any():
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(
+            f"`action_probs` must lie in [0, 1]; row {row}, column {column} is {probs[row, column].item()!r}."
+        )
+    totals = probs.sum(axis=1)
+    off = np.abs(totals - 1.0) > DISTRIBUTION_TOLERANCE
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        raise ValueError(
+            f"`action_probs` rows must sum to 1 (a distribution over the candidates); row {row} "
+            f"sums to {totals[row].item()!r}."
         )
     return np.einsum("ij,ij->i", probs, predictions)
 

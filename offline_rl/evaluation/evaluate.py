@@ -21,6 +21,8 @@ from offline_rl.config import Choice, Config, Integer, Optional, Real, Rule, Str
 from offline_rl.evaluation.bootstrap import bootstrap_functionals
 from offline_rl.evaluation.delta import delta_intervals
 from offline_rl.evaluation.design import ESTIMATORS, RewardModel, build_design
+from offline_rl.evaluation.estimators import check_propensity_floor
+from offline_rl.evaluation.reliability import assess, zero_positive_upper
 from offline_rl.schema import DEFAULT_FEEDBACK_VOCABULARY
 
 #: Version of ``report.json`` (:func:`offline_rl.evaluation.report.report_dict`).
@@ -53,9 +55,11 @@ class EvaluationConfig(Config):
     or the closed-form delta method. All three are in the estimates table regardless."""
     confidence: float = 0.95
     """Two-sided nominal coverage of every interval."""
-    resample: Literal["events", "users"] = "events"
-    """Resampling unit: events (i.i.d. rows) or users (cluster bootstrap; use it when a
-    user's events are correlated, i.e. for per-user metrics)."""
+    resample: Literal["auto", "events", "users"] = "auto"
+    """Resampling unit: users (cluster bootstrap), events (i.i.d. rows), or auto: users
+    whenever user ids are given and some user has more than one event, else events. One
+    user's events are correlated, so resampling events then gives intervals that are too
+    narrow (docs/evaluation.md, "Coverage"). The unit used is written in the report."""
     max_units: int | None = 65536
     """Above this many units, units are summed into this many random blocks before
     resampling (same bootstrap distribution up to O(sqrt(2/max_units)) relative noise in the
@@ -76,7 +80,7 @@ class EvaluationConfig(Config):
         "method": Choice(("poisson", "multinomial")),
         "interval": Choice(_INTERVALS),
         "confidence": Real(0.0, 1.0, low_open=True, high_open=True),
-        "resample": Choice(("events", "users")),
+        "resample": Choice(("auto", "events", "users")),
         "max_units": Optional(Integer(100)),
         "seed": Integer(0),
         "baseline": Optional(Text()),
@@ -103,8 +107,13 @@ class EvaluationResult:
         One row per (policy, metric, estimator, quantity), quantity ``"value"`` or
         ``"lift"`` (``V_candidate / V_logged - 1``); the logged policy's on-policy value is
         policy ``"logged"``, estimator ``"on_policy"``. Columns: point, lower, upper (from
-        ``config.interval``), standard_error (bootstrap, else delta), percentile_lower/upper,
-        bca_lower/upper, delta_lower/upper, delta_standard_error, ess, max_weight, n.
+        ``config.interval``), reliable and reliability_reason (:mod:`.reliability`; null
+        reason when reliable), effective_positives, standard_error (bootstrap, else delta),
+        percentile_lower/upper, bca_lower/upper, delta_lower/upper, delta_standard_error,
+        dropped_replicates, ess, max_weight (the row's policy), baseline_ess and
+        baseline_max_weight (a lift's denominator: the logs, n and 1, or the baseline
+        policy), n. With no positive in the numerator every interval column holds the exact
+        bound for 0 positives (:func:`.reliability.zero_positive_upper`), not ``[0, 0]``.
     segments
         Per-segment rows of the primary estimator (value and lift), or None.
     weight_histograms
@@ -115,6 +124,9 @@ class EvaluationResult:
         Names evaluated.
     n_events, n_users
         Data size.
+    resample_unit, n_units
+        The resampling unit used (``"events"`` or ``"users"``) and how many there were
+        (before random blocking).
     elapsed_seconds
         Wall time of the evaluation.
     learning_curves
@@ -130,6 +142,8 @@ class EvaluationResult:
     n_events: int
     n_users: int | None
     elapsed_seconds: float
+    resample_unit: str = "events"
+    n_units: int | None = None
     learning_curves: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def lift(self) -> pl.DataFrame:
@@ -162,13 +176,19 @@ class EvaluationResult:
                 "lower",
                 "point",
                 "upper",
+                "reliable",
+                "reliability_reason",
                 "logged_value",
                 "baseline",
                 "baseline_value",
                 "candidate_value",
                 "standard_error",
+                "effective_positives",
                 "ess",
                 "max_weight",
+                "baseline_ess",
+                "baseline_max_weight",
+                "dropped_replicates",
                 "n",
             )
         )
@@ -261,18 +281,14 @@ def evaluate_arrays(
         raise ValueError("resample='users' needs user ids (`users`).")
     if users is not None and np.asarray(users).shape != (n,):
         raise ValueError(f"Expected `users.shape == ({n},)`, but found {np.asarray(users).shape}.")
-    estimates = _estimate(
-        propensity,
-        checked,
-        reward_arrays,
-        users if config.resample == "users" else None,
-        reward_models,
-        config,
-    )
+    n_users = int(np.unique(np.asarray(users)).shape[0]) if users is not None else None
+    unit = resample_unit(config.resample, n, n_users)
+    clusters = users if unit == "users" else None
+    estimates = _estimate(propensity, checked, reward_arrays, clusters, reward_models, config)
     segment_frame = None
     if segments is not None:
         segment_frame = _segments(
-            propensity, checked, reward_arrays, users, np.asarray(segments), reward_models, config
+            propensity, checked, reward_arrays, clusters, np.asarray(segments), reward_models, config
         )
     histograms = {}
     for name, probs in checked.items():
@@ -283,7 +299,6 @@ def evaluate_arrays(
         edges = np.concatenate(([0.0], np.geomspace(low, high, 41)))
         counts, edges = np.histogram(weights, bins=edges)
         histograms[name] = (counts, edges)
-    n_users = int(np.unique(np.asarray(users)).shape[0]) if users is not None else None
     return EvaluationResult(
         estimates=estimates,
         segments=segment_frame,
@@ -294,7 +309,17 @@ def evaluate_arrays(
         n_events=n,
         n_users=n_users,
         elapsed_seconds=time.perf_counter() - started,
+        resample_unit=unit,
+        n_units=n_users if unit == "users" else n,
     )
+
+
+def resample_unit(requested: str, n_events: int, n_users: int | None) -> str:
+    """The unit ``requested`` resolves to: ``"auto"`` is users when user ids are given and
+    some user has more than one event, else events."""
+    if requested != "auto":
+        return requested
+    return "users" if n_users is not None and n_users < n_events else "events"
 
 
 def evaluate_logs(
@@ -368,6 +393,8 @@ def _probabilities(name: str, values, n: int | None, *, low_open: bool) -> np.nd
         row = int(np.flatnonzero(bad)[0])
         rule = "(0, 1]" if low_open else "[0, 1]"
         raise ValueError(f"{name} must lie in {rule}; row {row} is {array[row].item()!r}.")
+    if low_open:
+        check_propensity_floor(name, array)
     return array
 
 
@@ -383,9 +410,12 @@ def _estimate(
         reward_models=reward_models,
         baseline=config.baseline,
     )
-    units = design.units(clusters=clusters, max_units=config.max_units, seed=config.seed)
+    units, unit_counts = design.resampling_units(
+        clusters=clusters, max_units=config.max_units, seed=config.seed
+    )
     delta = delta_intervals(units, design.functionals, confidence=config.confidence)
     nan = np.full((len(design.functionals), 2), np.nan)
+    dropped = np.zeros(len(design.functionals), dtype=np.int64)
     if config.n_replicates:
         boot = bootstrap_functionals(
             units,
@@ -396,38 +426,144 @@ def _estimate(
             seed=config.seed,
         )
         percentile, bca, standard_error = boot.percentile, boot.bca, boot.standard_error
+        dropped = boot.dropped
     else:
         percentile, bca, standard_error = nan, nan, delta.standard_error
-    chosen = {"percentile": percentile, "bca": bca, "delta": delta.interval}[config.interval]
+    intervals = {"percentile": percentile, "bca": bca, "delta": delta.interval}
+    chosen = intervals[config.interval]
     diagnostics = design.diagnostics()
+    expected = design.expected_positives()
+    unit = "users" if clusters is not None else "events"
+    value_index = {
+        (k.policy, k.metric, k.estimator): i for i, k in enumerate(design.keys) if k.quantity == "value"
+    }
+    bounds = _zero_positive_bounds(design, unit_counts, diagnostics, value_index, config)
     rows = []
     for index, key in enumerate(design.keys):
         ess, largest = diagnostics[(key.policy, key.estimator)]
+        point = float(delta.point[index])
+        expected_positives = expected[(key.policy, key.metric, key.estimator)]
+        base_ess = base_largest = None
+        if key.quantity == "lift":
+            denominator = _denominator(key, config.baseline)
+            base_ess, base_largest = diagnostics[(denominator[0], denominator[2])]
+            expected_positives = min(expected_positives, expected[denominator])
+        numerator = (key.policy, key.metric, key.estimator)
+        reliable, reason, effective = assess(
+            undefined=None if np.isfinite(point) else _undefined_label(key, config.baseline),
+            effective_in_units=float(
+                min(unit_counts[column] for column, _ in design.functionals[index].terms)
+            ),
+            expected_positives=expected_positives,
+            dropped=int(dropped[index]),
+            n_replicates=config.n_replicates,
+            unit=unit,
+            no_positive=_no_positive_label(key) if numerator in bounds else None,
+        )
+        row_intervals = {name: values[index] for name, values in intervals.items()}
+        if numerator in bounds and np.isfinite(point):
+            upper = bounds[numerator]
+            if key.quantity == "lift":
+                low = chosen[value_index[denominator], 0]
+                upper = upper / low - 1.0 if low > 0 else np.nan
+                stated = np.array([-1.0, upper])
+            else:
+                stated = np.array([0.0, upper])
+            row_intervals = dict.fromkeys(intervals, stated)
+        lower, upper = row_intervals[config.interval]
         rows.append(
             {
                 "policy": key.policy,
                 "metric": key.metric,
                 "estimator": key.estimator,
                 "quantity": key.quantity,
-                "point": float(delta.point[index]),
-                "lower": float(chosen[index, 0]),
-                "upper": float(chosen[index, 1]),
+                "point": point,
+                "lower": float(lower),
+                "upper": float(upper),
+                "reliable": reliable,
+                "reliability_reason": reason,
+                "effective_positives": effective,
                 "standard_error": float(standard_error[index]),
-                "percentile_lower": float(percentile[index, 0]),
-                "percentile_upper": float(percentile[index, 1]),
-                "bca_lower": float(bca[index, 0]),
-                "bca_upper": float(bca[index, 1]),
-                "delta_lower": float(delta.interval[index, 0]),
-                "delta_upper": float(delta.interval[index, 1]),
+                "percentile_lower": float(row_intervals["percentile"][0]),
+                "percentile_upper": float(row_intervals["percentile"][1]),
+                "bca_lower": float(row_intervals["bca"][0]),
+                "bca_upper": float(row_intervals["bca"][1]),
+                "delta_lower": float(row_intervals["delta"][0]),
+                "delta_upper": float(row_intervals["delta"][1]),
                 "delta_standard_error": float(delta.standard_error[index]),
+                "dropped_replicates": int(dropped[index]),
                 "ess": float(ess),
                 "max_weight": float(largest),
+                "baseline_ess": base_ess,
+                "baseline_max_weight": base_largest,
                 "n": design.n,
             }
         )
-    return pl.DataFrame(rows, schema_overrides={"n": pl.Int64}).with_columns(
+    schema = {
+        "n": pl.Int64,
+        "dropped_replicates": pl.Int64,
+        "reliability_reason": pl.String,
+        "baseline_ess": pl.Float64,
+        "baseline_max_weight": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema_overrides=schema).with_columns(
         pl.col(pl.Float64).fill_nan(None)
     )
+
+
+#: Estimators whose value is a (weighted) mean of the rewards, so that 0 positives bounds it.
+_RATE_ESTIMATORS = frozenset({"on_policy", "ips", "capped_ips", "snips", "ncis"})
+
+
+def _denominator(key, baseline: str | None) -> tuple[str, str, str]:
+    if baseline is None:
+        return ("logged", key.metric, "on_policy")
+    return (baseline, key.metric, key.estimator)
+
+
+def _undefined_label(key, baseline: str | None) -> str:
+    if key.quantity == "value":
+        return f"policy {key.policy!r} gives probability 0 to every logged action"
+    if baseline is None:
+        return f"no positive of metric {key.metric!r} in the logs, so the lift's denominator is 0"
+    return f"the baseline {baseline!r}'s {key.estimator} value of metric {key.metric!r} is 0"
+
+
+def _no_positive_label(key) -> str:
+    if key.policy == "logged":
+        return f"the logged events for metric {key.metric!r}"
+    return f"the events policy {key.policy!r} weights, for metric {key.metric!r}"
+
+
+def _zero_positive_bounds(design, unit_counts, diagnostics, value_index, config) -> dict:
+    """``(policy, metric, estimator) -> upper bound`` for every value with no positive.
+
+    A self-normalised rate (on-policy mean, SNIPS, NCIS) with 0 positives among ``n_eff``
+    effective trials gets ``[0, 1 - (alpha/2)^(1/n_eff)]`` with ``n_eff`` the smaller of the
+    weights' ESS and the effective number of resampling units; IPS and capped IPS, which
+    are the mean weight times that rate, get the bound times the mean weight. Only for
+    rewards in [0, 1] (else the bound is NaN: nothing honest can be said).
+    """
+    out = {}
+    for (policy, metric, estimator), index in value_index.items():
+        if estimator not in _RATE_ESTIMATORS:
+            continue
+        numerator = design.functionals[index].terms[0][0]
+        if unit_counts[numerator] > 0:
+            continue
+        rewards = design.rewards[metric]
+        if rewards.size and (rewards.min() < 0.0 or rewards.max() > 1.0):
+            out[(policy, metric, estimator)] = float("nan")
+            continue
+        ess, _ = diagnostics[(policy, estimator)]
+        upper = zero_positive_upper(min(ess, float(unit_counts[0])), config.confidence)
+        if estimator in ("ips", "capped_ips"):
+            weights = design.policies[policy] / design.propensity
+            if estimator == "capped_ips":
+                weights = np.minimum(weights, design.cap)
+            upper *= float(weights.mean())
+        out[(policy, metric, estimator)] = upper
+    return out
 
 
 def _segments(
@@ -461,7 +597,7 @@ def _segments(
             propensity[mask],
             {k: v[mask] for k, v in policies.items()},
             {k: v[mask] for k, v in rewards.items()},
-            users[mask] if (users is not None and config.resample == "users") else None,
+            users[mask] if users is not None else None,
             subset_models,
             segment_config,
         )
@@ -475,6 +611,9 @@ def _segments(
         "point",
         "lower",
         "upper",
+        "reliable",
+        "reliability_reason",
+        "effective_positives",
         "ess",
         "max_weight",
         "n",

@@ -16,6 +16,7 @@ from pathlib import Path
 from offline_rl.data.loading import load_logs
 from offline_rl.evaluation.evaluate import EvaluationConfig, EvaluationResult, evaluate_logs
 from offline_rl.evaluation.report import write_report
+from offline_rl.evaluation.reward_models import load_reward_models
 from offline_rl.evaluation.scores import load_policy_scores, resolve_scores
 
 
@@ -26,6 +27,7 @@ def evaluate_files(
     *,
     metrics: Sequence[str] | None = None,
     segment_column: str | None = None,
+    reward_model: str | os.PathLike[str] | None = None,
     config: EvaluationConfig | None = None,
 ) -> tuple[EvaluationResult, dict[str, Path]]:
     """Evaluate the candidate policies of ``scores`` on ``logs`` and write the report.
@@ -40,6 +42,10 @@ def evaluate_files(
         plotted in the report).
     out_dir
         Folder for ``report.json``, ``lift.parquet`` and ``report.html``.
+    reward_model
+        Optional Parquet of reward-model predictions for DM and DR
+        (:func:`~offline_rl.evaluation.reward_models.load_reward_models`); models of metrics
+        not in ``metrics`` are not evaluated.
     metrics, segment_column, config
         As in :func:`~offline_rl.evaluation.evaluate.evaluate_logs` (``segment_column`` names
         a column of the logs; ``config`` defaults to ``EvaluationConfig()``).
@@ -51,8 +57,19 @@ def evaluate_files(
     frame = load_logs(logs)
     scores_path, curves = resolve_scores(scores)
     policies = load_policy_scores(scores_path, frame["event_id"])
+    reward_models = None
+    if reward_model is not None:
+        reward_models = load_reward_models(
+            reward_model,
+            frame["event_id"],
+            policies=list(policies),
+            signals=frame["feedback"].drop_nulls().unique().to_list(),
+        )
+        if metrics:
+            reward_models = {m: model for m, model in reward_models.items() if m in metrics}
     result = evaluate_logs(
-        frame, policies, metrics=metrics, segments=segment_column, config=config or EvaluationConfig()
+        frame, policies, metrics=metrics, segments=segment_column, reward_models=reward_models,
+        config=config or EvaluationConfig(),
     )
     if curves:
         result = dataclasses.replace(result, learning_curves=curves)

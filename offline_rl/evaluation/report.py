@@ -26,6 +26,7 @@ from offline_rl import __version__
 from offline_rl.data.atomic import atomic_write_parquet, atomic_write_text
 from offline_rl.evaluation.evaluate import REPORT_SCHEMA_VERSION, EvaluationResult
 from offline_rl.evaluation.lift import format_lift
+from offline_rl.evaluation.reliability import MIN_EFFECTIVE_POSITIVES
 
 
 def write_report(result: EvaluationResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
@@ -85,6 +86,8 @@ def report_dict(result: EvaluationResult) -> dict:
                 "metrics": list(result.metrics),
                 "policies": list(result.policies),
             },
+            "resampling": resampling_dict(result),
+            "reliability_rule": RELIABILITY_RULE,
             "lift_definition": lift_definition(result.config),
             "estimates": result.estimates.to_dicts(),
             "lift": result.lift().to_dicts(),
@@ -93,6 +96,28 @@ def report_dict(result: EvaluationResult) -> dict:
             "elapsed_seconds": result.elapsed_seconds,
         }
     )
+
+
+#: The rule behind the ``reliable`` column, written into every report.
+RELIABILITY_RULE = (
+    f"An interval is reliable when it is defined, no bootstrap replicate was dropped, and every "
+    f"estimate it uses has at least {MIN_EFFECTIVE_POSITIVES:g} effective positives: the smaller "
+    "of the Kish effective count of w*r over the resampling units and ESS(w)*value over events "
+    "(docs/evaluation.md, 'When an interval is unreliable'). Below that, nominal 95% intervals "
+    "covered as little as 0.16 in simulation."
+)
+
+
+def resampling_dict(result: EvaluationResult) -> dict:
+    """What the bootstrap resampled: the requested and the resolved unit, and how many."""
+    return {
+        "requested": result.config.resample,
+        "unit": result.resample_unit,
+        "n_units": result.n_units,
+        "blocks": result.config.max_units
+        if result.config.max_units and (result.n_units or 0) > result.config.max_units
+        else None,
+    }
 
 
 def lift_definition(config) -> str:
@@ -115,6 +140,7 @@ def format_table(result: EvaluationResult, *, estimator: str | None = None) -> s
         result.config.baseline or "logged",
         estimator,
         f"lift [{int(round(100 * result.config.confidence))}% CI]",
+        "reliable",
         "ESS",
         "max w",
     )
@@ -129,6 +155,7 @@ def format_table(result: EvaluationResult, *, estimator: str | None = None) -> s
                 format_lift(
                     *(np.nan if row[k] is None else row[k] for k in ("lower", "point", "upper"))
                 ),
+                "yes" if row["reliable"] else "NO",
                 f"{row['ess']:.0f}",
                 f"{row['max_weight']:.3g}",
             )
@@ -145,8 +172,14 @@ def format_table(result: EvaluationResult, *, estimator: str | None = None) -> s
     interval = result.config.interval
     footer = f"{result.n_events} events, {interval} intervals"
     if interval != "delta":
-        footer += f" from {result.config.n_replicates} bootstrap replicates ({result.config.resample} resampled)"
-    return "\n".join([*lines, footer])
+        footer += f" from {result.config.n_replicates} bootstrap replicates"
+    footer += f" ({result.n_units} {result.resample_unit} resampled)"
+    notes = [
+        f"NO: {row['policy']}/{row['metric']}: {row['reliability_reason']}"
+        for row in lift.iter_rows(named=True)
+        if not row["reliable"]
+    ]
+    return "\n".join([*lines, footer, *notes])
 
 
 def _num(value) -> str:
@@ -190,14 +223,19 @@ def forest_plot(result: EvaluationResult, estimator: str) -> str:
     upper = (
         np.array([np.nan if v is None else v for v in lift["upper"].to_list()], dtype=float) * 100
     )
-    # blue where the interval excludes 0; no good/bad colouring (more dislikes is a rise too)
-    colors = [
-        "tab:blue" if (lo > 0 or hi < 0) else "tab:gray"
-        for lo, hi in zip(lower, upper, strict=True)
+    reliable = lift["reliable"].to_list()
+    labels = [
+        label if ok else f"{label} (UNRELIABLE)" for label, ok in zip(labels, reliable, strict=True)
     ]
-    for yi, p, lo, hi, c in zip(y, points, lower, upper, colors, strict=True):
-        axis.plot([lo, hi], [yi, yi], color=c, linewidth=2)
-        axis.plot([p], [yi], "o", color=c)
+    # blue where the interval excludes 0; no good/bad colouring (more dislikes is a rise too);
+    # an unreliable row is drawn dashed and hollow in orange, whatever its interval
+    colors = [
+        "tab:orange" if not ok else "tab:blue" if (lo > 0 or hi < 0) else "tab:gray"
+        for lo, hi, ok in zip(lower, upper, reliable, strict=True)
+    ]
+    for yi, p, lo, hi, c, ok in zip(y, points, lower, upper, colors, reliable, strict=True):
+        axis.plot([lo, hi], [yi, yi], color=c, linewidth=2, linestyle="-" if ok else "--")
+        axis.plot([p], [yi], "o", color=c, markerfacecolor=c if ok else "white")
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_yticks(y, labels)
     axis.set_xlabel(
@@ -304,6 +342,7 @@ table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}
 th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}
 th:nth-child(-n+3),td:nth-child(-n+3){text-align:left}
 .up{color:#1a7f37}.down{color:#cf222e}.note{color:#555;font-size:13px}
+tr.unreliable td{background:#fff4e5}.flag{color:#9a6700;font-weight:bold;text-align:left}
 img{max-width:100%}
 """
 
@@ -340,15 +379,27 @@ def render_html(result: EvaluationResult) -> str:
     for row in primary.iter_rows(named=True):
         values = [np.nan if row[k] is None else row[k] for k in ("lower", "point", "upper")]
         css = "up" if values[0] > 0 else "down" if values[2] < 0 else ""  # interval excludes 0
+        if row["reliable"]:
+            flag, row_class = "reliable", ""
+        else:
+            flag = "&#9888; UNRELIABLE: " + html.escape(row["reliability_reason"] or "")
+            row_class, css = " class='unreliable'", ""
         summary_rows.append(
-            f"<tr><td>{html.escape(row['policy'])}</td><td>{html.escape(row['metric'])}</td>"
+            f"<tr{row_class}><td>{html.escape(row['policy'])}</td><td>{html.escape(row['metric'])}</td>"
             f"<td>{_num(row['baseline_value'])}</td><td>{_num(row['candidate_value'])}</td>"
-            f"<td class='{css}'>{html.escape(format_lift(*values))}</td><td>{row['ess']:.0f}</td><td>{row['max_weight']:.3g}</td></tr>"
+            f"<td class='{css}'>{html.escape(format_lift(*values))}</td><td class='flag'>{flag}</td>"
+            f"<td>{_num(row['effective_positives'])}</td>"
+            f"<td>{row['ess']:.0f}</td><td>{row['max_weight']:.3g}</td>"
+            f"<td>{_num(row['baseline_ess'])}</td><td>{_num(row['baseline_max_weight'])}</td></tr>"
         )
+    base = html.escape(config.baseline or "logged")
     summary = (
-        f"<table><thead><tr><th>policy</th><th>metric</th><th>{html.escape(config.baseline or 'logged')} value</th>"
-        f"<th>{html.escape(estimator)} value</th><th>lift [{level}% CI]</th><th>ESS</th><th>max weight</th></tr></thead>"
+        f"<table><thead><tr><th>policy</th><th>metric</th><th>{base} value</th>"
+        f"<th>{html.escape(estimator)} value</th><th>lift [{level}% CI]</th><th>interval</th>"
+        f"<th>effective positives</th><th>ESS</th><th>max weight</th><th>{base} ESS</th>"
+        f"<th>{base} max weight</th></tr></thead>"
         f"<tbody>{''.join(summary_rows)}</tbody></table>"
+        f"<p class='note'>{html.escape(RELIABILITY_RULE)}</p>"
     )
     interval_text = {
         "percentile": f"bootstrap percentile intervals from {config.n_replicates} replicates",
@@ -364,10 +415,11 @@ def render_html(result: EvaluationResult) -> str:
         + (f", {result.n_users:,} users" if result.n_users else "")
         + f"; policies: {html.escape(', '.join(result.policies))}; metrics: {html.escape(', '.join(result.metrics))}. "
         f"{html.escape(lift_definition(config))}. "
-        f"{interval_text.capitalize()}, {level}% level, resampling {config.resample}"
+        f"{interval_text.capitalize()}, {level}% level, <b>resampling unit: {result.resample_unit}</b> "
+        f"({result.n_units:,} {result.resample_unit}; requested: {html.escape(config.resample)})"
         + (
-            f" (in {config.max_units:,} random blocks when there are more)"
-            if config.max_units
+            f", summed into {config.max_units:,} random blocks"
+            if config.max_units and result.n_units > config.max_units
             else ""
         )
         + f"; seed {config.seed}. offline-rl {__version__}.</p>",
@@ -409,7 +461,10 @@ def render_html(result: EvaluationResult) -> str:
                 "point",
                 "lower",
                 "upper",
+                "reliable",
+                "effective_positives",
                 "standard_error",
+                "dropped_replicates",
                 "delta_lower",
                 "delta_upper",
                 "ess",

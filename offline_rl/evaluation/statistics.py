@@ -118,13 +118,20 @@ def functional_values(sums: np.ndarray, functionals: Sequence[Functional]) -> np
 def influence_values(units: np.ndarray, functionals: Sequence[Functional]) -> np.ndarray:
     """Empirical influence function of each functional at each unit.
 
-    With unit means ``u_k = sum_u S_uk / m`` and value ``f = prod_k (u_k / u_0) ** e_k``,
+    With unit means ``u_k = sum_u S_uk / m``, ratios ``g_k = u_k / u_0`` and value
+    ``f = prod_k g_k ** e_k``,
 
     .. math::
 
         \\mathrm{IF}_u = \\sum_k \\frac{\\partial f}{\\partial u_k} (S_{uk} - u_k),
-        \\qquad \\frac{\\partial f}{\\partial u_k} = \\frac{f\\, e_k}{u_k},
-        \\quad \\frac{\\partial f}{\\partial u_0} = -\\frac{f \\sum_k e_k}{u_0}.
+        \\qquad \\frac{\\partial f}{\\partial u_k} = \\frac{e_k\\, g_k^{e_k - 1}
+        \\prod_{j \\ne k} g_j^{e_j}}{u_0},
+        \\quad \\frac{\\partial f}{\\partial u_0} = -\\sum_k \\frac{\\partial f}{\\partial u_k}
+        \\frac{u_k}{u_0}.
+
+    The derivative is written without dividing by ``g_k``, so a numerator column that is
+    zero in every unit (a metric without positives) has influence 0 (standard error 0), not
+    NaN. A zero *denominator* leaves the functional undefined and its influence NaN.
 
     Parameters
     ----------
@@ -140,25 +147,21 @@ def influence_values(units: np.ndarray, functionals: Sequence[Functional]) -> np
         ``sum_u IF_u**2 / m**2``.
     """
     units = np.asarray(units, dtype=np.float64)
-    m = units.shape[-2]
     unit_means = units.mean(axis=-2)  # (..., k)
-    values = functional_values(unit_means, functionals) + np.array([f.offset for f in functionals])
     gradient = np.zeros((*units.shape[:-2], units.shape[-1], len(functionals)))
     with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = unit_means / unit_means[..., COUNT_COLUMN : COUNT_COLUMN + 1]
         for index, functional in enumerate(functionals):
-            total = 0
-            for column, exponent in functional.terms:
-                gradient[..., column, index] += (
-                    values[..., index] * exponent / unit_means[..., column]
-                )
-                total += exponent
-            gradient[..., COUNT_COLUMN, index] -= (
-                values[..., index] * total / unit_means[..., COUNT_COLUMN]
-            )
+            for position, (column, exponent) in enumerate(functional.terms):
+                partial = exponent * ratios[..., column] ** (exponent - 1)
+                for other_position, (other, power) in enumerate(functional.terms):
+                    if other_position != position:
+                        partial = partial * ratios[..., other] ** power
+                partial = partial / unit_means[..., COUNT_COLUMN]
+                gradient[..., column, index] += partial
+                gradient[..., COUNT_COLUMN, index] -= partial * ratios[..., column]
     centred = units - unit_means[..., None, :]
-    result = centred @ gradient  # (..., m, F)
-    del m
-    return result
+    return centred @ gradient  # (..., m, F)
 
 
 def reduce_to_units(

@@ -229,3 +229,78 @@ def test_evaluation_never_imports_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def _reward_model_frame(rows, **policies):
+    ids = list(rows["event_id"])
+    n = len(ids)
+    return pl.DataFrame(
+        {
+            "event_id": ids * 2,
+            "metric": ["click"] * n + ["like"] * n,
+            "logged": np.full(2 * n, 0.2),
+            **{name: np.full(2 * n, value) for name, value in policies.items()},
+        }
+    )
+
+
+def test_evaluate_with_a_reward_model_reports_dm_and_dr(tmp_path, small_log):
+    logs, rows = small_log
+    scores = write_scores(tmp_path / "s.parquet", rows["event_id"], candidate=np.full(400, 0.4))
+    model = tmp_path / "q.parquet"
+    _reward_model_frame(rows, candidate=0.3).write_parquet(model)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["evaluate", str(logs), "--policy", str(scores), "--out",
+                                       str(out), "--replicates", "50", "--reward-model", str(model)])
+    assert result.exit_code == 0, result.output
+    lift = pl.read_parquet(out / "lift.parquet")
+    dm = lift.filter(metric="click", estimator="dm").row(0, named=True)
+    assert dm["candidate_value"] == pytest.approx(0.3)
+    dr = lift.filter(metric="click", estimator="dr").row(0, named=True)
+    clicks = np.array([f == "click" for f in rows["feedback"]], dtype=float)
+    weights = 0.4 / np.asarray(rows["propensity"])
+    assert dr["candidate_value"] == pytest.approx(np.mean(0.3 + weights * (clicks - 0.2)))
+    assert lift.filter(metric="dislike", estimator="dm").height == 0  # no model for it
+    report = json.loads((out / "report.json").read_text())
+    assert report["resampling"]["unit"] == "users"  # 20 users repeat: auto resamples users
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop("logged"), r'unable to find column "logged" \(a required column\)'),
+        (lambda f: f.drop("candidate"), r'unable to find column "candidate" \(a policy column\)'),
+        (lambda f: f.with_columns(pl.lit(1.0).alias("other")), r"column 'other' is neither"),
+        (
+            lambda f: f.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(None).otherwise(pl.col("logged")).alias("logged")),
+            r"column 'logged' row 7 \(event_id 107, metric 'click'\) is None; a finite predicted reward",
+        ),
+        (
+            lambda f: f.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(float("nan")).otherwise(pl.col("candidate")).alias("candidate")),
+            r"column 'candidate' row 3 \(event_id 103, metric 'click'\) is nan",
+        ),
+        (lambda f: f.slice(1), r"logged event_id 100 \(logs row 0\) has no prediction for metric 'click'"),
+        (
+            lambda f: pl.concat([f, f.head(1)]),
+            r"column 'event_id' row 0: event_id 100 appears more than once for metric 'click'",
+        ),
+        (
+            lambda f: f.with_columns(pl.lit("clck").alias("metric")),
+            r"column 'metric' row 0 is 'clck', a signal that never occurs",
+        ),
+    ],
+)
+def test_bad_reward_model_exits_2_and_writes_nothing(tmp_path, small_log, change, message):
+    logs, rows = small_log
+    scores = write_scores(tmp_path / "s.parquet", rows["event_id"], candidate=np.full(400, 0.4))
+    model = tmp_path / "q.parquet"
+    change(_reward_model_frame(rows, candidate=0.3)).write_parquet(model)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["evaluate", str(logs), "--policy", str(scores), "--out",
+                                       str(out), "--reward-model", str(model)])
+    assert result.exit_code == 2, result.output
+    assert str(model) in result.output
+    import re
+
+    assert re.search(message, result.output), result.output
+    assert not out.exists()

@@ -117,3 +117,89 @@ def test_bad_cap():
         ValueError, match=r"The weight cap `cap` must be a finite number > 0. Got -1"
     ):
         ncis([1.0], [0.5], [0.5], cap=-1)
+
+
+def test_every_field_of_every_estimate():
+    """Each estimator's name, n, ESS and max weight, not only its value (mutation testing
+    found these unchecked)."""
+    r, p, pi = _data(2, n=50)
+    w = pi / p
+    wbar = np.minimum(w, 1.5)
+    kish = (w.sum() ** 2 / (w**2).sum(), w.max())
+    kish_bar = (wbar.sum() ** 2 / (wbar**2).sum(), wbar.max())
+    q = np.linspace(0.1, 0.5, 50)
+    cases = [
+        (on_policy_mean(r), "on_policy", np.mean(r), (50.0, 1.0)),
+        (ips(r, pi, p), "ips", np.mean(w * r), kish),
+        (capped_ips(r, pi, p, cap=1.5), "capped_ips", np.mean(wbar * r), kish_bar),
+        (snips(r, pi, p), "snips", np.sum(w * r) / np.sum(w), kish),
+        (ncis(r, pi, p, cap=1.5), "ncis", np.sum(wbar * r) / np.sum(wbar), kish_bar),
+        (direct_method(q), "dm", np.mean(q), (50.0, 1.0)),
+        (
+            doubly_robust(r, pi, p, reward_logged=q, expected_reward_target=q[::-1]),
+            "dr",
+            np.mean(q[::-1] + w * (r - q)),
+            kish,
+        ),
+    ]
+    for estimate, name, value, (ess, largest) in cases:
+        assert estimate.estimator == name
+        assert estimate.n == 50
+        assert estimate.value == pytest.approx(value, rel=1e-12)
+        assert estimate.ess == pytest.approx(ess, rel=1e-12)
+        assert estimate.max_weight == pytest.approx(largest, rel=1e-12)
+
+
+def test_empty_and_degenerate_inputs():
+    assert np.isnan(on_policy_mean([]).value) and np.isnan(direct_method([]).value)
+    assert direct_method([]).n == 0 and direct_method([]).ess == 0.0
+    ess, largest = weight_diagnostics(np.array([]))
+    assert ess == 0.0 and np.isnan(largest)
+    assert weight_diagnostics(np.zeros(3)) == (0.0, 0.0)
+    # a candidate that never takes the logged action: SNIPS/NCIS undefined, IPS 0
+    assert np.isnan(snips([1.0, 0.0], [0.0, 0.0], [0.5, 0.5]).value)
+    assert np.isnan(ncis([1.0, 0.0], [0.0, 0.0], [0.5, 0.5], cap=2.0).value)
+    assert ips([1.0, 0.0], [0.0, 0.0], [0.5, 0.5]).value == 0.0
+    # boundaries that are allowed
+    assert ips([1.0], [1.0], [1.0]).value == 1.0
+    assert ips([1.0], [0.0], [1.0]).value == 0.0
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: direct_method([0.1, np.inf]), r"`expected_reward_target` must be finite; row 1 is inf"),
+        (
+            lambda: doubly_robust([1.0], [0.5], [0.5], reward_logged=[0.1, 0.2], expected_reward_target=[0.1]),
+            r"Expected `reward_logged.shape\[0\] == 1`, but found 2",
+        ),
+        (
+            lambda: doubly_robust([1.0], [0.5], [0.5], reward_logged=[0.1], expected_reward_target=[np.nan]),
+            r"`expected_reward_target` must be finite; row 0 is nan",
+        ),
+        (lambda: capped_ips([1.0], [0.5], [0.5], cap=float("inf")), r"weight cap `cap` must be a finite number > 0"),
+        (lambda: capped_ips([1.0], [0.5], [0.5], cap=0), r"weight cap `cap` must be a finite number > 0. Got 0"),
+        (lambda: snips([1.0, 1.0], [0.5], [0.5, 0.5]), r"Expected `propensity.shape\[0\] == 1`, but found 2"),
+        (lambda: ips([1.0], [-0.1], [0.5]), r"`target_prob` must lie in \[0, 1\]; row 0 is -0.1"),
+        (lambda: ips([1.0], [0.5], [1.5]), r"`propensity` must lie in \(0, 1\]; row 0 is 1.5"),
+    ],
+)
+def test_bad_estimator_inputs(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_expected_under_policy_tolerance_and_bounds():
+    q = np.array([[1.0, 3.0]])
+    assert expected_under_policy([[0.0, 1.0]], q)[0] == 3.0  # 0 and 1 are probabilities
+    assert expected_under_policy([[0.25, 0.75 + 0.9e-6]], q)[0] == pytest.approx(2.5, abs=1e-5)
+    with pytest.raises(ValueError, match="sums to"):
+        expected_under_policy([[0.25, 0.75 + 2e-6]], q)
+    with pytest.raises(ValueError, match="sums to"):
+        expected_under_policy([[0.25, 0.75 - 2e-6]], q)
+    with pytest.raises(ValueError, match=r"row 0, column 0 is 1.5"):
+        expected_under_policy([[1.5, -0.5]], q)
+    with pytest.raises(ValueError, match=r"`action_probs` must be finite; row 0, column 0 is nan"):
+        expected_under_policy([[np.nan, 1.0]], q)
+    with pytest.raises(ValueError, match=r"2-D of the same shape"):
+        expected_under_policy([0.5, 0.5], [1.0, 3.0])
