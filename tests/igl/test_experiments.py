@@ -325,3 +325,77 @@ def test_covertype_acceptance(tmp_path, seed):
     result = run_covertype_experiment(tmp_path, seed, make_figure=False)
     assert result.passed, result.failures
     assert result.metrics["policy_reward_rate"] > result.metrics["majority_rate"] + 0.15
+
+
+# Claims measured NOT to hold, seed by seed, with the reason found (docs/igl.md, Results).
+# A claim listed here is tested as failing on that seed (strict xfail): if it starts to
+# hold, the test says so and the docs must change with it.
+PRODUCTION_FAILS: dict[tuple[str, float | None, int], str] = {}
+_SPREAD_REASON = (
+    "measured (docs/igl.md, News): CB-comment serves every group about equally badly "
+    "(positive 0.10-0.16) while IGL-P(3) serves fox and time readers well and huffpost "
+    "readers less well -- huffpost's conventions break the constant-alpha labelling "
+    "assumption and the IK fit finds their positives at precision 0.30-0.41 on this seed")
+NEWS_FAILS: dict[tuple[str, float, int], str] = {
+    **{("smaller spread", alpha, seed): _SPREAD_REASON
+       for alpha in (0.1, 0.25, 0.5, 1.0) for seed in (1, 2, 4)},
+    ("smaller spread", 1.0, 3): "measured: at alpha = 1 IGL-P(3)'s positive spread 0.019 "
+                                "vs CB-comment's 0.018 (both tiny; docs/igl.md, News)",
+}
+
+
+@pytest.fixture(scope="module")
+def production_seeds(tmp_path_factory):
+    from offline_rl.igl.experiments.production import run_production_seeds
+
+    return run_production_seeds(tmp_path_factory.mktemp("production"), make_figure=False)
+
+
+@pytest.fixture(scope="module")
+def news_seeds(tmp_path_factory):
+    from offline_rl.igl.experiments.news import run_news_seeds
+
+    return run_news_seeds(tmp_path_factory.mktemp("news"), make_figure=False)
+
+
+def _claim_cases(claims, fails):
+    cases = []
+    for claim, alpha in claims:
+        for seed in (0, 1, 2, 3, 4):
+            reason = fails.get((claim, alpha, seed))
+            marks = [pytest.mark.slow]
+            if reason:
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
+            cases.append(pytest.param(claim, alpha, seed, marks=marks,
+                                      id=f"{claim}-a{alpha}-seed{seed}"))
+    return cases
+
+
+_PRODUCTION_CLAIMS = [("agree", None), ("IGL-P(2) raises dislikes", 1.0)] + [
+    (claim, alpha) for alpha in (0.1, 0.25, 0.5, 1.0)
+    for claim in ("IGL-P(3) cuts IGL-P(2)'s dislikes",
+                  "IGL-P(3) near baseline on clicks and likes",
+                  "IGL-P(3) does not raise dislikes")]
+_NEWS_CLAIMS = [(claim, alpha) for alpha in (0.1, 0.25, 0.5, 1.0)
+                for claim in ("smaller spread", "worst-served group better off", "best mean")]
+
+
+def _claim_row(claims: pl.DataFrame, claim: str, alpha, seed: int) -> dict:
+    match = claims.filter((pl.col("claim") == claim) & (pl.col("seed") == seed))
+    match = match.filter(pl.col("alpha").is_null() if alpha is None else pl.col("alpha") == alpha)
+    assert match.height == 1, (claim, alpha, seed)
+    return match.row(0, named=True)
+
+
+@pytest.mark.parametrize("claim, alpha, seed", _claim_cases(_PRODUCTION_CLAIMS, PRODUCTION_FAILS))
+def test_production_claim(production_seeds, claim, alpha, seed):
+    """Section 4.3 on the shipped simulator, five seeds, every alpha: each claim as measured."""
+    row = _claim_row(production_seeds.claims, claim, alpha, seed)
+    assert row["passed"], row["detail"]
+
+
+@pytest.mark.parametrize("claim, alpha, seed", _claim_cases(_NEWS_CLAIMS, NEWS_FAILS))
+def test_news_claim(news_seeds, claim, alpha, seed):
+    """Section 4.2, five seeds, every alpha: each claim as measured."""
+    row = _claim_row(news_seeds.claims, claim, alpha, seed)
+    assert row["passed"], row["detail"]
