@@ -1,10 +1,15 @@
 """Model artifacts shared by every learner: one folder with ``model.pt``, ``config.json``
-and ``manifest.json``, written atomically, loaded with ``torch.load(weights_only=True)``.
+and ``manifest.json`` (plus any columnar tables the learner keeps, such as
+``vocabularies.parquet``), written atomically, loaded with ``torch.load(weights_only=True)``.
 
 ``model.pt`` holds only tensors (a flat state dict, never a pickled learner);
-``config.json`` holds the artifact's format, its version, the learner's config and its
-fitted state (vocabularies, curves); ``manifest.json`` records when and with what it was
-made. Also here: :func:`torch_threads`, since every learner pins torch's thread count.
+``config.json`` holds the artifact's format, its version, the learner's config and its small
+fitted state (curves, flags); state that grows with the data (id vocabularies: millions of
+user ids) goes into Parquet tables beside it, never into JSON; ``manifest.json`` records when
+and with what it was made, and, for a learner that reports it, how it ran (device, threads,
+number of processes and their backend). :func:`torch_threads` lives in
+:mod:`offline_rl.runtime` and is re-exported here for the learners that import it from this
+module.
 """
 
 from __future__ import annotations
@@ -13,8 +18,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,22 +27,15 @@ import numpy as np
 import polars as pl
 import torch
 
-from offline_rl.data.atomic import atomic_write_bytes, atomic_write_text
+from offline_rl.data.atomic import atomic_write_bytes, atomic_write_parquet, atomic_write_text
+from offline_rl.runtime import torch_threads
+
+__all__ = ["CONFIG_FILE", "MANIFEST_FILE", "MODEL_FILE", "load_artifact", "load_table",
+           "prefixed", "runtime_record", "save_artifact", "torch_threads"]
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
-
-
-@contextmanager
-def torch_threads(limit: int) -> Iterator[None]:
-    """Run torch on at most ``limit`` CPU threads, restoring the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(limit, os.cpu_count() or 1)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def save_artifact(
@@ -50,10 +47,19 @@ def save_artifact(
     config: Mapping[str, Any],
     fitted: Mapping[str, Any],
     manifest: Mapping[str, Any] | None = None,
+    tables: Mapping[str, pl.DataFrame] | None = None,
+    runtime: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.pt``, ``config.json`` and ``manifest.json`` into ``directory``."""
+    """Write ``model.pt``, ``config.json``, ``manifest.json`` and each of ``tables`` (as
+    ``<name>.parquet``) into ``directory``, each file atomically.
+
+    ``runtime`` (see :func:`runtime_record`) goes into the manifest under ``"runtime"``: it
+    says how the fit ran, which the model's definition (``config.json``) does not.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    for name, table in (tables or {}).items():
+        atomic_write_parquet(table, out / f"{name}.parquet")
     buffer = io.BytesIO()
     torch.save(dict(state), buffer)
     atomic_write_bytes(out / MODEL_FILE, buffer.getvalue())
@@ -64,6 +70,7 @@ def save_artifact(
         "format_version": version,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         **dict(manifest or {}),
+        **({"runtime": dict(runtime)} if runtime is not None else {}),
         "libraries": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -73,6 +80,15 @@ def save_artifact(
     }
     atomic_write_text(out / MANIFEST_FILE, json.dumps(record, indent=2) + "\n")
     return out
+
+
+def runtime_record(*, device: torch.device | str, threads: int, world_size: int,
+                   backend: str | None) -> dict[str, Any]:
+    """How a fit ran, for the manifest: the device it trained on, torch CPU threads per
+    process, the number of processes (``world_size``, 1 without DDP) and their collective
+    backend (``'gloo'``, ``'nccl'``, or None for one process)."""
+    return {"device": str(device), "threads": int(threads), "world_size": int(world_size),
+            "backend": backend}
 
 
 def load_artifact(
@@ -106,6 +122,14 @@ def load_artifact(
         )
     state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
     return document, state
+
+
+def load_table(directory: str | os.PathLike[str], name: str, *, artifact: str) -> pl.DataFrame:
+    """The ``<name>.parquet`` table :func:`save_artifact` wrote beside the model."""
+    path = Path(directory) / f"{name}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{artifact} artifact at '{directory}' is missing {path.name}.")
+    return pl.read_parquet(path)
 
 
 def prefixed(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -421,6 +421,35 @@ LOG_TABLE = Table(
         PROPENSITY_MATCHES_PROBABILITIES,
         CONTEXT_LENGTH_FIXED,
         FEEDBACK_IN_VOCABULARY,
+    ),
+)
+
+#: Columns a decision to be scored may lack: it need not have been made (no logged action,
+#: no propensity) nor answered (no feedback).
+DECISION_OUTCOME_COLUMNS = ("action", "propensity", "feedback")
+
+
+def _needing(rule: RowRule, *columns: str) -> RowRule:
+    """``rule``, skipped when one of ``columns`` is absent (as for other optional columns)."""
+    return replace(rule, needs=tuple(dict.fromkeys((*rule.needs, *columns))))
+
+
+#: Decisions to score with a fitted policy (``offline-rl score``): the log schema with the
+#: outcome columns optional; every rule of the log schema applies to the columns present.
+DECISIONS_TABLE = Table(
+    name="the decisions to score",
+    columns=tuple(replace(column, required=False) if column.name in DECISION_OUTCOME_COLUMNS
+                  else column for column in LOG_TABLE.columns),
+    rules=(
+        _needing(PROPENSITY_IN_RANGE, "propensity"),
+        CANDIDATES_ARE_A_SET,
+        _needing(ACTION_IN_CANDIDATES, "action"),
+        ONE_PROBABILITY_PER_CANDIDATE,
+        PROBABILITIES_IN_RANGE,
+        PROBABILITIES_SUM_TO_ONE,
+        _needing(PROPENSITY_MATCHES_PROBABILITIES, "propensity", "action"),
+        CONTEXT_LENGTH_FIXED,
+        _needing(FEEDBACK_IN_VOCABULARY, "feedback"),
     ),
 )
 

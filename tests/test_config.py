@@ -30,6 +30,8 @@ from offline_rl.igl.config import IGLPConfig
 from offline_rl.mtrec.classifier import MTRecConfig
 from offline_rl.mtrec.experiment import ExperimentConfig
 from offline_rl.nightly.config import NightlyConfig
+from offline_rl.nightly.promotion import PromotionRule
+from offline_rl.nightly.split import HoldoutConfig
 from offline_rl.qriql.config import QRIQLConfig
 from offline_rl.simulators.covertype import CovertypeConfig
 from offline_rl.simulators.news import NewsConfig
@@ -41,7 +43,11 @@ from offline_rl.simulators.simulation import SimulationRun
 CONFIGS: list[Config] = [
     IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=3),
     NightlyConfig(logs="logs/", date="2026-11-01", states=2, negative_signals=("dislike", "angry"), seed=5,
-                  max_weight=20.0, vocabulary=("none", "click", "dislike"), bootstrap_replicates=0),
+                  max_weight=20.0, vocabulary=("none", "click", "dislike"), bootstrap_replicates=0,
+                  holdout_days=2, holdout_fraction=0.3, primary_metric="like", negative_metrics=("dislike", "skip"),
+                  promotion_margin=0.01, negative_lift_limit=0.0),
+    HoldoutConfig(holdout_days=3, holdout_fraction=0.25),
+    PromotionRule(primary_metric="like", negative_metrics=(), margin=-0.05, negative_limit=0.2),
     EvaluationConfig(estimators=("ips", "snips"), interval="bca", seed=3, max_units=None, baseline="prod"),
     QRIQLConfig(quantiles=3, alpha=0.25, gamma=0.5, terminal_value="learned", epochs=2, seed=4),
     MTRecConfig(backbone="sasrec", kappa=0.3, standardize_rewards=False, seed=2),
@@ -50,6 +56,7 @@ CONFIGS: list[Config] = [
     PrepareConfig(max_weight=50.0, session_gap_seconds=600, history_length=4, negative_signals=["skip"]),
     CovertypeConfig(n_users=10, logging="epsilon_greedy", epsilon=0.2, path="covtype.csv.gz"),
     ProductionConfig(style_mix=[0.5, 0.25, 0.25], n_candidates=10, logging="uniform"),
+    ProductionConfig(logging="bandit", exploration=0.15, refresh_rounds=100, ridge=2.0),
     NewsConfig(group_mix=(0.5, 0.5, 0.0), min_candidates=3, max_candidates=3, n_posts=20),
     SessionsConfig(n_items=50, n_categories=50, n_candidates=50, distrust_weight=1.0, click_bias=-1),
     SimulationRun(rows=0, seed=7),
@@ -63,15 +70,17 @@ BAD = [
      "'negative_signals' parameter of IGLPConfig must be a tuple of str without repeats. Got 'dislike' instead."),
     (IGLPConfig, {"states": 3, "negative_signals": ("dislike", "dislike")}, "without repeats"),
     (IGLPConfig, {"states": 3, "negative_signals": ("dislike",), "alpha": 0.0},
-     "'alpha' parameter of IGLPConfig must be a float in (0, 1e+06]. Got 0.0 instead."),
-    (IGLPConfig, {"alpha": 0.5}, "1.0 when states == 2"),
+     "'alpha' parameter of IGLPConfig must be None or a float in (0, 1e+06]. Got 0.0 instead."),
+    (IGLPConfig, {"alpha": 0.5}, "None or 1.0 when states == 2"),
     (IGLPConfig, {"exploration": "ucb"}, "'exploration' parameter of IGLPConfig must be a str among"),
     (IGLPConfig, {"ik_restarts": 0}, "'ik_restarts' parameter of IGLPConfig must be an int >= 1. Got 0"),
     (IGLPConfig, {"ik_restarts": True}, "'ik_restarts' parameter of IGLPConfig must be an int >= 1. Got True"),
     (IGLPConfig, {"validation_fraction": 1.0}, "'validation_fraction' parameter of IGLPConfig must be a float in [0, 1)"),
     (IGLPConfig, {"policy_weighting": "clipped"}, "'policy_weighting'"),
     (IGLPConfig, {"epsilon": float("nan")}, "'epsilon' parameter of IGLPConfig must be a float in [0, 1]. Got nan"),
-    (IGLPConfig, {"ik_race_epochs": 40}, "'ik_race_epochs' parameter of IGLPConfig must be an int in [0, ik_epochs)"),
+    (IGLPConfig, {"crossfit_folds": 1}, "'crossfit_folds' parameter of IGLPConfig must be an int >= 2. Got 1"),
+    (IGLPConfig, {"user_prior_precision": -1.0}, "'user_prior_precision' parameter of IGLPConfig must be a float >= 0"),
+    (IGLPConfig, {"ik_patience": 0}, "'ik_patience' parameter of IGLPConfig must be an int >= 1. Got 0"),
     (IGLPConfig, {"context_interaction": 1}, "'context_interaction' parameter of IGLPConfig must be a bool"),
     # NightlyConfig: a bare string from a TOML file used to become ('d', 'i', 's', ...)
     (NightlyConfig, {"logs": "x", "negative_signals": "dislike"},
@@ -89,6 +98,23 @@ BAD = [
     (NightlyConfig, {"logs": "x", "vocabulary": ()}, "'vocabulary' parameter of NightlyConfig must be None or a tuple of str"),
     (NightlyConfig, {"logs": "x", "warm_start": "no"}, "'warm_start' parameter of NightlyConfig must be a bool. Got 'no'"),
     (NightlyConfig, {"logs": "x", "window_days": 0}, "'window_days' parameter of NightlyConfig must be an int >= 1. Got 0"),
+    (NightlyConfig, {"logs": "x", "holdout_days": 0}, "'holdout_days' parameter of NightlyConfig must be an int >= 1. Got 0"),
+    (NightlyConfig, {"logs": "x", "holdout_fraction": 1},
+     "'holdout_fraction' parameter of NightlyConfig must be a float in (0, 1). Got 1 instead."),
+    (NightlyConfig, {"logs": "x", "primary_metric": ""}, "'primary_metric' parameter of NightlyConfig must be a non-empty str"),
+    (NightlyConfig, {"logs": "x", "negative_metrics": "dislike"},
+     "'negative_metrics' parameter of NightlyConfig must be a tuple of str without repeats. Got 'dislike' instead."),
+    (NightlyConfig, {"logs": "x", "negative_metrics": ("click",)},
+     "'negative_metrics' parameter of NightlyConfig must be a tuple without the primary metric. Got ('click',)"),
+    (NightlyConfig, {"logs": "x", "promotion_margin": -1.5},
+     "'promotion_margin' parameter of NightlyConfig must be a float >= -1. Got -1.5"),
+    (NightlyConfig, {"logs": "x", "negative_lift_limit": float("inf")},
+     "'negative_lift_limit' parameter of NightlyConfig must be a float >= -1. Got inf"),
+    (HoldoutConfig, {"holdout_days": 1.5}, "'holdout_days' parameter of HoldoutConfig must be an int >= 1. Got 1.5"),
+    (HoldoutConfig, {"holdout_fraction": 0.0}, "'holdout_fraction' parameter of HoldoutConfig must be a float in (0, 1)"),
+    (PromotionRule, {"primary_metric": "dislike"},
+     "'negative_metrics' parameter of PromotionRule must be a tuple without the primary metric"),
+    (PromotionRule, {"negative_limit": "0.1"}, "'negative_limit' parameter of PromotionRule must be a float >= -1"),
     # EvaluationConfig
     (EvaluationConfig, {"estimators": ("ips", "switch")},
      "'estimators' parameter of EvaluationConfig must be a tuple of str among {'ips', 'capped_ips', 'snips'"),
@@ -160,6 +186,9 @@ BAD = [
     (ProductionConfig, {"style_mix": (0.5, 0.5, 0.5)}, "each a float in [0, 1], summing to 1. Got (0.5, 0.5, 0.5)"),
     (ProductionConfig, {"n_items": 10}, "'n_candidates' parameter of ProductionConfig must be an int <= n_items. Got 20"),
     (ProductionConfig, {"exploration": 0.0}, "'exploration' parameter of ProductionConfig must be a float in (0, 1]"),
+    (ProductionConfig, {"logging": "greedy"}, "'logging' parameter of ProductionConfig must be a str among {'production', 'uniform', 'bandit'}"),
+    (ProductionConfig, {"refresh_rounds": 0}, "'refresh_rounds' parameter of ProductionConfig must be an int >= 1. Got 0"),
+    (ProductionConfig, {"ridge": 0.0}, "'ridge' parameter of ProductionConfig must be a float > 0. Got 0.0"),
     (NewsConfig, {"group_mix": 1.0}, "'group_mix' parameter of NewsConfig must be a tuple of 3 numbers"),
     (NewsConfig, {"n_posts": 10}, "'max_candidates' parameter of NewsConfig must be an int in [min_candidates, n_posts]"),
     (NewsConfig, {"min_candidates": 13}, "'max_candidates' parameter of NewsConfig must be an int in [min_candidates"),

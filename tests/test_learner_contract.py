@@ -87,6 +87,8 @@ class LearnerCase:
     """A config with non-default settings, for the round trip."""
     varying: frozenset[str] = field(default_factory=frozenset)
     """Fitted attributes that differ between identical fits (wall-clock timings)."""
+    tables: tuple[str, ...] = ()
+    """Columnar files the artifact holds beside model.pt, config.json and manifest.json."""
     dtype_checked: bool = True
     """False where fit does not yet check its columns' types (see the xfail below)."""
 
@@ -109,6 +111,7 @@ CASES = [
         missing_column="feedback",
         wrong_type=("candidate_actions", pl.lit(3)),
         config=lambda: _iglp_config(7),
+        tables=("vocabularies.parquet",),
     ),
     LearnerCase(
         name="RewardBandit",
@@ -123,6 +126,7 @@ CASES = [
         missing_column="candidate_actions",
         wrong_type=("context", pl.lit("not a vector")),
         config=lambda: IGLPConfig(policy_epochs=3, exploration="squarecb", gamma=20.0, seed=3),
+        tables=("vocabularies.parquet",),
     ),
     LearnerCase(
         name="QRIQL",
@@ -219,7 +223,7 @@ def test_save_load_restores_every_fitted_attribute_and_output(case, tmp_path):
     fitted = _fitted(case.name)
     fitted.save(tmp_path / "model")
     assert sorted(path.name for path in (tmp_path / "model").iterdir()) == sorted(
-        [CONFIG_FILE, MANIFEST_FILE, MODEL_FILE])
+        [CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, *case.tables])
     loaded = case.load(tmp_path / "model")
     assert type(loaded) is type(fitted)
     assert loaded.config == fitted.config

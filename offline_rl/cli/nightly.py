@@ -31,6 +31,13 @@ def _help(name: str, extra: str = "") -> str:
 @click.option("--negative-signal", "negative_signals", multiple=True, help=_help("negative_signals", " Repeatable."))
 @click.option("--alpha", type=float, default=None, help=_help("alpha"))
 @click.option("--window-days", type=int, default=None, help=_help("window_days"))
+@click.option("--holdout-days", type=int, default=None, help=_help("holdout_days"))
+@click.option("--holdout-fraction", type=float, default=None, help=_help("holdout_fraction"))
+@click.option("--primary-metric", default=None, help=_help("primary_metric"))
+@click.option("--negative-metric", "negative_metrics", multiple=True, help=_help("negative_metrics", " Repeatable."))
+@click.option("--no-negative-metrics", is_flag=True, default=False, help="Declare no negative metric (logs without one).")
+@click.option("--promotion-margin", type=float, default=None, help=_help("promotion_margin"))
+@click.option("--negative-lift-limit", type=float, default=None, help=_help("negative_lift_limit"))
 @click.option("--no-qriql", is_flag=True, default=False, help="Skip the QR-IQL mental reward model.")
 @click.option("--replicates", "bootstrap_replicates", type=int, default=None, help=_help("bootstrap_replicates"))
 @click.option("--actions", type=click.Path(dir_okay=False, exists=True), default=None, help=_help("actions"))
@@ -39,13 +46,22 @@ def _help(name: str, extra: str = "") -> str:
 @click.option("--fresh", is_flag=True, default=False, help="Do not warm-start from the previous night's model.")
 @click.option("--force", is_flag=True, default=False, help="Recompute even when the run is up to date.")
 @click.option("--quiet", is_flag=True, default=False, help="No progress bar and no notes on stderr.")
-def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, alpha, window_days, no_qriql,
-            bootstrap_replicates, actions, segments, vocabulary, fresh, force, quiet) -> None:
+@click.option("--held-back-exit-code", type=click.IntRange(0, 255), default=0, show_default=True,
+              help="Exit code of a run that finishes held back (a decision, not a failure: 0 by default; "
+                   "e.g. 3 for a scheduler that alerts on it). Bad input always exits 2.")
+def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, alpha, window_days, holdout_days,
+            holdout_fraction, primary_metric, negative_metrics, no_negative_metrics, promotion_margin,
+            negative_lift_limit, no_qriql, bootstrap_replicates, actions, segments, vocabulary, fresh, force, quiet,
+            held_back_exit_code) -> None:
     """Run the nightly job on LOGS (a Hive folder date=YYYY-MM-DD/, a glob or a file).
 
-    Writes runs/<date>/ (models, decoded and mental rewards, report.html, report.json,
+    Fits on the window's events before a cut, evaluates on the events after it, and decides
+    whether the policy is promoted (runs/current then points at the run) or held back. Writes
+    runs/<date>/ (models, decoded and mental rewards, report.html, report.json,
     lift.parquet, manifest.json). A killed run resumes where it stopped when run again.
     """
+    if no_negative_metrics and negative_metrics:
+        raise click.UsageError("give --negative-metric or --no-negative-metrics, not both")
     config = build_config(
         read_config_file(config_file) if config_file else {},
         logs=logs,
@@ -56,6 +72,12 @@ def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, a
         negative_signals=negative_signals or None,
         alpha=alpha,
         window_days=window_days,
+        holdout_days=holdout_days,
+        holdout_fraction=holdout_fraction,
+        primary_metric=primary_metric,
+        negative_metrics=() if no_negative_metrics else (negative_metrics or None),
+        promotion_margin=promotion_margin,
+        negative_lift_limit=negative_lift_limit,
         fit_qriql=False if no_qriql else None,
         bootstrap_replicates=bootstrap_replicates,
         warm_start=False if fresh else None,
@@ -66,3 +88,5 @@ def nightly(logs, date, runs_dir, config_file, seed, states, negative_signals, a
     with library_log(enabled=not quiet):
         result = run_nightly(config, force=force, quiet=quiet)
     click.echo(result.summary())
+    if result.decision == "held_back" and held_back_exit_code:
+        click.get_current_context().exit(held_back_exit_code)

@@ -72,7 +72,8 @@ def resolve_sources(source: Source) -> list[Path]:
     raise FileNotFoundError(f"log input {text} does not exist (expected a file, a glob or a folder)")
 
 
-def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None) -> pl.DataFrame:
+def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None,
+              table: Table = LOG_TABLE) -> pl.DataFrame:
     """Load logs in the canonical schema, validated, as one polars DataFrame.
 
     Parameters
@@ -82,6 +83,9 @@ def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None) -> pl.
     vocabulary
         The feedback signals allowed. ``None`` takes the vocabulary the Parquet files declare
         in their metadata, else :data:`~offline_rl.schema.DEFAULT_FEEDBACK_VOCABULARY`.
+    table
+        The table declaration checked: the log schema, or
+        :data:`~offline_rl.schema.DECISIONS_TABLE` for decisions to score (no outcome needed).
 
     Returns
     -------
@@ -94,7 +98,7 @@ def load_logs(source: Source, *, vocabulary: Sequence[str] | None = None) -> pl.
     SchemaError
         The first rule broken, naming file, column, row, value, rule and expectation.
     """
-    columns, batches = _validated_batches(resolve_sources(source), vocabulary)
+    columns, batches = _validated_batches(resolve_sources(source), vocabulary, table)
     logs = pl.concat(list(batches), how="vertical", rechunk=False)
     return logs.select(columns)
 
@@ -114,14 +118,14 @@ def validate_logs(source: Source, *, vocabulary: Sequence[str] | None = None) ->
 
 
 def _validated_batches(
-    paths: list[Path], vocabulary: Sequence[str] | None
+    paths: list[Path], vocabulary: Sequence[str] | None, table: Table = LOG_TABLE
 ) -> tuple[list[str], Iterator[pl.DataFrame]]:
     """The canonical columns every file has, and the checked batches of all files in order.
 
     The iterator raises at its end for the rules that need every row (non-empty input,
     unique ``event_id``).
     """
-    headers = [_read_header(path) for path in paths]
+    headers = [_read_header(path, table) for path in paths]
     declared: list[str] = []
     for _, file_vocabulary in headers:
         declared.extend(name for name in (file_vocabulary or ()) if name not in declared)
@@ -129,14 +133,14 @@ def _validated_batches(
         vocabulary = tuple(declared) or DEFAULT_FEEDBACK_VOCABULARY
     columns = [
         column.name
-        for column in LOG_TABLE.columns
+        for column in table.columns
         if column.required or all(column.name in names for names, _ in headers)
     ]
-    validator = TableValidator(LOG_TABLE, vocabulary=vocabulary)
+    validator = TableValidator(table, vocabulary=vocabulary)
 
     def batches() -> Iterator[pl.DataFrame]:
         for path in paths:
-            for batch in _read_batches(path, LOG_TABLE):
+            for batch in _read_batches(path, table):
                 yield validator.check(batch.select([*columns, SOURCE, ROW]), str(path)).select(columns)
         validator.finish(list(map(str, paths)))
 
@@ -191,7 +195,7 @@ def _read_table(path: Path, table: Table) -> pl.DataFrame:
     raise SchemaError(f"{path}: unsupported file type; expected .parquet, .csv or .csv.gz")
 
 
-def _read_header(path: Path) -> tuple[list[str], tuple[str, ...] | None]:
+def _read_header(path: Path, table: Table = LOG_TABLE) -> tuple[list[str], tuple[str, ...] | None]:
     """Column names and declared vocabulary of one log file, without reading its rows."""
     if _is_parquet(path):
         try:
@@ -200,8 +204,8 @@ def _read_header(path: Path) -> tuple[list[str], tuple[str, ...] | None]:
             raise _read_parquet_error(path, error) from error
         names, vocabulary = list(schema.names), vocabulary_from_metadata(schema.metadata)
     else:
-        names, vocabulary = _read_table(path, LOG_TABLE).columns, None
-    missing_columns(names, LOG_TABLE, str(path))
+        names, vocabulary = _read_table(path, table).columns, None
+    missing_columns(names, table, str(path))
     return names, vocabulary
 
 

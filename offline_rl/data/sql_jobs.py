@@ -1,4 +1,4 @@
-"""Run the SQL jobs in ``sql/`` on embedded DuckDB and hand the results over as Arrow/Parquet.
+"""Run the SQL jobs in ``sql/`` on DuckDB or Spark and hand the results over as Arrow/Parquet.
 
 Every ``.sql`` file is one SELECT over logical table names, with a header that declares
 them::
@@ -10,10 +10,15 @@ them::
 
 The runner resolves each input either to another model file (inlined as a common table
 expression, dependencies first, so one job is one streaming query) or to a view the caller
-registers (a polars frame, a pyarrow table, or a Parquet path). ``$name`` parameters are
-bound by DuckDB, never pasted into the text. Results come back as a pyarrow Table
-(:func:`run_sql_job`) or stream straight to Parquet through a temporary file that is renamed
-into place (:func:`write_sql_job`).
+registers (a polars frame, a pyarrow table, or a Parquet path). Every model of a job is
+checked by :func:`offline_rl.data.sql_portability.check_portable` before anything runs, on
+either engine. ``$name`` parameters are bound by the engine, never pasted into the text.
+Results come back as a pyarrow Table (:func:`run_sql_job`) or stream straight to Parquet
+through a temporary file that is renamed into place (:func:`write_sql_job`).
+
+One runner, two engines (:mod:`offline_rl.data.engines`): ``engine="duckdb"`` runs the text
+as written, in this process; ``engine="spark"`` (or ``sql_engine("spark", spark_master=URL)``)
+transpiles it to Spark SQL with sqlglot and runs it on any Spark master.
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
-from offline_rl.data.atomic import atomic_path
+from offline_rl.data.engines import SqlEngine, sql_engine
+from offline_rl.data.sql_portability import check_portable
 
 _HEADER_LIST = re.compile(r"^--\s*(inputs|params)\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -100,10 +105,22 @@ def get_model(name: str) -> SqlModel:
     return models[name]
 
 
+@cache
+def _check_portable(model: SqlModel) -> None:
+    check_portable(model.sql, source=_display_path(model.path))
+
+
+def _display_path(path: Path) -> str:
+    """``sql/<layer>/<file>`` as the repository names it, wherever the SQL is installed."""
+    return f"sql/{path.parent.name}/{path.name}"
+
+
 def compose_query(name: str, available_views: set[str] | frozenset[str] = frozenset()) -> tuple[str, tuple[str, ...]]:
     """The model's SELECT with every model it depends on inlined as a CTE, and its parameters.
 
     Inputs that are not models must be among ``available_views`` (registered by the caller).
+    Raises :class:`~offline_rl.data.sql_portability.NonPortableSqlError` when a model in the
+    chain uses a construct that DuckDB and Spark disagree on.
     """
     order: list[SqlModel] = []
     visiting: set[str] = set()
@@ -129,6 +146,8 @@ def compose_query(name: str, available_views: set[str] | frozenset[str] = frozen
 
     target = get_model(name)
     visit(target)
+    for model in order:
+        _check_portable(model)
     dependencies = order[:-1]
     params = tuple(dict.fromkeys(param for model in order for param in model.params))
     if not dependencies:
@@ -138,36 +157,6 @@ def compose_query(name: str, available_views: set[str] | frozenset[str] = frozen
     if _LEADING_WITH.match(body):
         return f"WITH {ctes},\n{_LEADING_WITH.sub('', body, count=1)}", params
     return f"WITH {ctes}\n{body}", params
-
-
-#: DuckDB's memory ceiling; above it sorts and windows spill to a temporary folder, which
-#: keeps a 10M-event job under 2 GiB of resident memory instead of ~6 GiB.
-DEFAULT_MEMORY_LIMIT = "1500MB"
-
-
-def _connect(threads: int | None, *, spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect()
-    # Naive timestamps are UTC everywhere in the toolkit, never the machine's local time.
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(f"SET memory_limit = '{DEFAULT_MEMORY_LIMIT}'")
-    if spill_dir is not None:
-        connection.execute(f"SET temp_directory = '{_quote(spill_dir)}'")
-    if threads:
-        connection.execute(f"SET threads = {int(threads)}")
-    return connection
-
-
-def _register(connection: duckdb.DuckDBPyConnection, views: Mapping[str, object]) -> None:
-    """Register each view: a Parquet path or list of paths is scanned lazily by DuckDB
-    (bounded memory), a polars frame or pyarrow table is read in place."""
-    for name, source in views.items():
-        if isinstance(source, (str, os.PathLike)):
-            source = [source]
-        if isinstance(source, (list, tuple)):
-            files = [os.fspath(path) for path in source]
-            connection.read_parquet(files, union_by_name=True, hive_partitioning=False).create_view(name)
-        else:
-            connection.register(name, source)
 
 
 def _bind(params: tuple[str, ...], values: Mapping[str, object] | None, name: str) -> dict[str, object]:
@@ -183,7 +172,7 @@ def run_sql_job(
     views: Mapping[str, object],
     params: Mapping[str, object] | None = None,
     *,
-    threads: int | None = None,
+    engine: str | SqlEngine = "duckdb",
 ) -> pa.Table:
     """Run the SQL job ``name`` over ``views`` and return its result as a pyarrow Table.
 
@@ -192,14 +181,15 @@ def run_sql_job(
     name
         File stem of the model, e.g. ``"ik_training_set"``.
     views
-        Logical table name -> polars DataFrame, pyarrow Table, or Parquet path.
+        Logical table name -> polars DataFrame, pyarrow Table, or Parquet path (or list of paths).
     params
         Values for the model's ``$name`` parameters (extra keys are ignored).
+    engine
+        ``"duckdb"`` (this process), ``"spark"`` (``local[2]``), or an engine from
+        :func:`offline_rl.data.engines.sql_engine` (e.g. another Spark master).
     """
     query, needed = compose_query(name, frozenset(views))
-    with _connect(threads) as connection:
-        _register(connection, views)
-        return connection.sql(query, params=_bind(needed, params, name)).to_arrow_table()
+    return sql_engine(engine).run(query, views, _bind(needed, params, name))
 
 
 def write_sql_job(
@@ -208,23 +198,12 @@ def write_sql_job(
     out_path: str | os.PathLike[str],
     params: Mapping[str, object] | None = None,
     *,
-    threads: int | None = None,
+    engine: str | SqlEngine = "duckdb",
 ) -> int:
-    """Stream the SQL job ``name`` to Parquet at ``out_path`` atomically; return its row count."""
+    """Write the SQL job ``name`` to one Parquet file at ``out_path`` atomically; its row count.
+
+    Both engines write the same layout: one zstd Parquet file, timestamps as INT64 microseconds
+    UTC, rows in the job's ORDER BY order, moved into place only once complete.
+    """
     query, needed = compose_query(name, frozenset(views))
-    spill_dir = Path(out_path).parent / ".duckdb-spill"
-    with _connect(threads, spill_dir=spill_dir) as connection:
-        _register(connection, views)
-        with atomic_path(out_path) as temporary:
-            connection.execute(
-                f"COPY ({query}) TO '{_quote(temporary)}' (FORMAT parquet, COMPRESSION zstd)",
-                _bind(needed, params, name),
-            )
-            rows = connection.execute("SELECT COUNT(*) FROM read_parquet(?)", [str(temporary)]).fetchone()[0]
-    if spill_dir.is_dir() and not any(spill_dir.iterdir()):
-        spill_dir.rmdir()
-    return int(rows)
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
+    return sql_engine(engine).write(query, views, _bind(needed, params, name), out_path)

@@ -18,16 +18,19 @@ import numpy as np
 import polars as pl
 import torch
 
-from offline_rl.artifacts import load_artifact, save_artifact, torch_threads
+from offline_rl.artifacts import load_artifact, load_table, save_artifact, torch_threads
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
 from offline_rl.errors import NotFittedError
 from offline_rl.igl.batch import (
+    VOCABULARIES_TABLE,
     Batch,
     Vocabulary,
     action_feature_matrix,
     candidate_ids,
     check_frame,
     make_batch,
+    vocabularies_frame,
+    vocabularies_from_frame,
 )
 from offline_rl.igl.config import IGLPConfig
 from offline_rl.igl.learner import _training_weights
@@ -42,10 +45,11 @@ from offline_rl.igl.policy import (
 )
 
 ARTIFACT_FORMAT = "offline_rl.igl.RewardBandit"
-ARTIFACT_VERSION = "1"
+#: 2: user and action ids in ``vocabularies.parquet`` (version 1 listed them in config.json).
+ARTIFACT_VERSION = "2"
 
 #: The bandit reads no feedback: every row maps to the "unknown signal" index.
-_NO_FEEDBACK = Vocabulary(())
+_NO_FEEDBACK = Vocabulary.of(())
 
 
 class RewardBandit:
@@ -149,7 +153,8 @@ class RewardBandit:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``model.pt`` (the policy's state_dict), ``config.json`` and ``manifest.json``."""
+        """Write ``model.pt`` (the policy's state_dict), ``config.json``,
+        ``vocabularies.parquet`` (user and action ids) and ``manifest.json``."""
         self._check_fitted()
         return save_artifact(
             directory,
@@ -158,13 +163,13 @@ class RewardBandit:
             state=self.policy_model_.state_dict(),
             config=self.config.to_dict(),
             fitted={
-                "users": self.users_.to_list(),
-                "actions": self.actions_.to_list(),
                 "context_dim": self.context_dim_,
                 "policy_curve": list(self.policy_curve_),
                 "n_rows": self.n_rows_,
             },
             manifest={"seed": self.config.seed, "rows": self.n_rows_},
+            tables={VOCABULARIES_TABLE: vocabularies_frame(
+                {"users": self.users_, "actions": self.actions_})},
         )
 
     @classmethod
@@ -174,8 +179,9 @@ class RewardBandit:
                                         name="RewardBandit", versions=(ARTIFACT_VERSION,))
         learner = cls(IGLPConfig.from_dict(document["config"]))
         fitted = document["fitted"]
-        users = Vocabulary(tuple(fitted["users"]))
-        actions = Vocabulary(tuple(fitted["actions"]))
+        vocabularies = vocabularies_from_frame(
+            load_table(directory, VOCABULARIES_TABLE, artifact="RewardBandit"), ("users", "actions"))
+        users, actions = vocabularies["users"], vocabularies["actions"]
         context_dim = int(fitted["context_dim"])
         policy = policy_net(learner.config, num_users=users.size, num_actions=actions.size,
                             context_dim=context_dim,

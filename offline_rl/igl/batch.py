@@ -20,41 +20,63 @@ import polars as pl
 UNKNOWN = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Vocabulary:
-    """Sorted distinct ids; ``index(values)`` maps them to 1..n and unknown ids to 0."""
+    """Sorted distinct ids (an int64 or string polars Series); :meth:`index` maps them to
+    1..n and every other id to 0 (:data:`UNKNOWN`).
 
-    values: tuple[Any, ...]
+    Held as a column, not a Python tuple, so five million user ids cost tens of megabytes;
+    saved in the artifact's ``vocabularies.parquet`` (never in ``config.json``).
+    """
+
+    ids: pl.Series
 
     @classmethod
     def fit(cls, series: pl.Series) -> Vocabulary:
-        unique = series.drop_nulls().unique().sort()
-        return cls(tuple(unique.to_list()))
+        """The distinct non-null ids of ``series``, sorted."""
+        return cls(_canonical_ids(series.drop_nulls()).unique().sort())
+
+    @classmethod
+    def of(cls, values) -> Vocabulary:
+        """A vocabulary of ``values`` (any iterable of ints or of strings)."""
+        series = values if isinstance(values, pl.Series) else pl.Series("ids", list(values))
+        return cls.fit(series)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return self.ids.len()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.ids.dtype == other.ids.dtype and bool(
+            self.ids.equals(other.ids))
+
+    __hash__ = None  # mutable-looking content: not hashable
 
     @property
     def size(self) -> int:
         """Number of embedding rows needed (the ids plus the unknown slot)."""
-        return len(self.values) + 1
+        return len(self) + 1
 
     def index(self, series: pl.Series) -> np.ndarray:
-        if not self.values:
+        """Vocabulary position (1..n) of each value, 0 for ids not in the vocabulary."""
+        if len(self) == 0 or len(series) == 0:
             return np.zeros(len(series), dtype=np.int64)
-        kind = type(self.values[0])
-        if kind is str:
+        if self.ids.dtype == pl.String:
             series = series.cast(pl.String)
-            old = pl.Series(list(self.values), dtype=pl.String)
         else:
-            series = series.cast(pl.Int64)
-            old = pl.Series(list(self.values), dtype=pl.Int64)
-        new = pl.Series(np.arange(1, len(self.values) + 1, dtype=np.int64))
-        mapped = series.replace_strict(old, new, default=UNKNOWN, return_dtype=pl.Int64)
-        return mapped.to_numpy().astype(np.int64, copy=False)
+            series = series.cast(pl.Int64, strict=False)
+        new = pl.Series(np.arange(1, len(self) + 1, dtype=np.int64))
+        mapped = series.replace_strict(self.ids, new, default=UNKNOWN, return_dtype=pl.Int64)
+        return mapped.fill_null(UNKNOWN).to_numpy().astype(np.int64, copy=False)
 
     def to_list(self) -> list[Any]:
-        return list(self.values)
+        return self.ids.to_list()
+
+
+def _canonical_ids(series: pl.Series) -> pl.Series:
+    """Integer ids as Int64, anything else as String (the log schema's two id types)."""
+    if series.dtype.is_integer() or series.dtype == pl.Null:
+        return series.cast(pl.Int64).rename("ids")
+    return series.cast(pl.String).rename("ids")
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,9 @@ class Batch:
     num_candidates : int64 (n,) K_t.
     action_index : int64 (n,) position of the logged action, -1 when unknown.
     weight : float32 (n,) importance weight (1 where the frame has none).
+    log_prior : float32 (n, k_max) or None
+        log P(a | x) of the logging policy over each row's candidates (``NEG_INF`` in padding)
+        when the frame carries ``action_probs`` on every row; else None.
     """
 
     user: np.ndarray
@@ -80,13 +105,22 @@ class Batch:
     num_candidates: np.ndarray
     action_index: np.ndarray
     weight: np.ndarray
+    log_prior: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
 
     def take(self, rows: np.ndarray | slice) -> Batch:
         """Rows by index array (a copy) or by slice (views, no copy)."""
-        return Batch(**{name: getattr(self, name)[rows] for name in self.__dataclass_fields__})
+        return Batch(**{name: None if getattr(self, name) is None else getattr(self, name)[rows]
+                        for name in self.__dataclass_fields__})
+
+    @property
+    def ik_weight(self) -> np.ndarray:
+        """The row weights of the IK likelihood: the importance weights that synthesise the
+        uniform distribution (Algorithm 1, line 10), or 1 when the logging distribution is
+        known (``log_prior``) and enters the likelihood itself (see ``IKNet``)."""
+        return self.weight if self.log_prior is None else np.ones_like(self.weight)
 
 
 def _ids(dtype: pl.DataType) -> bool:
@@ -269,6 +303,7 @@ def make_batch(
         else np.ones(frame.height, dtype=np.float32)
     )
     return Batch(
+        log_prior=logging_log_prior(frame, mask) if need_action else None,
         user=users.index(frame["user_id"]),
         feedback=feedback.index(frame["feedback"]) if need_feedback else np.zeros(
             frame.height, dtype=np.int64
@@ -280,6 +315,33 @@ def make_batch(
         action_index=action_index,
         weight=weight,
     )
+
+
+#: log-probability written in the padding of ``Batch.log_prior`` (and of IK log-likelihoods).
+NEG_INF = -1e9
+
+
+def logging_log_prior(frame: pl.DataFrame, mask: np.ndarray) -> np.ndarray | None:
+    """log ``action_probs`` padded like the candidates, when every row of ``frame`` has them
+    (one probability per candidate, all > 0: a row whose logging policy could not have shown
+    a candidate carries no information about it); None otherwise (the IK model then uses
+    importance weights)."""
+    if "action_probs" not in frame.columns or frame.height == 0:
+        return None
+    probs = frame["action_probs"]
+    if probs.null_count() or not isinstance(probs.dtype, pl.List | pl.Array):
+        return None
+    if isinstance(probs.dtype, pl.Array):
+        probs = probs.cast(pl.List(probs.dtype.inner))
+    lengths = probs.list.len().to_numpy()
+    if (lengths != mask.sum(axis=1)).any():
+        return None
+    flat = probs.explode().cast(pl.Float64).to_numpy()
+    if not (flat > 0).all():
+        return None
+    out = np.full(mask.shape, NEG_INF, dtype=np.float32)
+    out[mask] = np.log(flat).astype(np.float32)
+    return out
 
 
 def action_feature_matrix(actions_table: pl.DataFrame | None, actions: Vocabulary) -> np.ndarray:
@@ -303,3 +365,42 @@ def candidate_ids(frame: pl.DataFrame, index: np.ndarray) -> np.ndarray:
     if isinstance(lists.dtype, pl.Array):
         lists = lists.cast(pl.List(lists.dtype.inner))
     return lists.list.get(pl.Series(index, dtype=pl.Int64)).cast(pl.Int64).to_numpy()
+
+
+#: The artifact table (``vocabularies.parquet``) holding a learner's id vocabularies.
+VOCABULARIES_TABLE = "vocabularies"
+
+
+def vocabularies_frame(vocabularies: dict[str, Vocabulary]) -> pl.DataFrame:
+    """Long table of several vocabularies: ``vocabulary`` (name), ``position`` (1-based
+    index), ``int_id`` / ``string_id`` (the id, in the column of its type)."""
+    parts = []
+    for name, vocabulary in vocabularies.items():
+        ids = vocabulary.ids
+        is_string = ids.dtype == pl.String
+        parts.append(pl.DataFrame({
+            "vocabulary": pl.Series([name] * len(ids), dtype=pl.String),
+            "position": pl.Series(np.arange(1, len(ids) + 1, dtype=np.int64)),
+            "int_id": ids.cast(pl.Int64) if not is_string else pl.Series([None] * len(ids), dtype=pl.Int64),
+            "string_id": ids if is_string else pl.Series([None] * len(ids), dtype=pl.String),
+            "is_string": pl.Series([is_string] * len(ids), dtype=pl.Boolean),
+        }))
+        if not len(ids):  # an empty vocabulary still records its id type
+            parts.append(pl.DataFrame({"vocabulary": [name], "position": [0], "int_id": [None],
+                                       "string_id": [None], "is_string": [is_string]},
+                                      schema=parts[-1].schema))
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def vocabularies_from_frame(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, Vocabulary]:
+    """Inverse of :func:`vocabularies_frame` for the vocabularies ``names``."""
+    out = {}
+    for name in names:
+        rows = frame.filter(pl.col("vocabulary") == name).sort("position")
+        if rows.height == 0:
+            raise ValueError(f"vocabularies table has no rows for {name!r}")
+        is_string = bool(rows["is_string"][0])
+        rows = rows.filter(pl.col("position") > 0)
+        ids = rows["string_id"] if is_string else rows["int_id"]
+        out[name] = Vocabulary(ids.rename("ids"))
+    return out

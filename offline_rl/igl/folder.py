@@ -1,8 +1,10 @@
 """IGL-P fitted into a folder: the model artifact and ``decoded_rewards.parquet``.
 
 :func:`fit_to_folder` is the one way the toolkit turns an ``ik_training_set`` frame into files:
-fit, decode every training row with the fitted IK model (Eq. 4), then save the artifact
-(``model.pt``, ``config.json``, ``manifest.json``) and write the decoded rows, each file
+fit and decode every training row out of fold (Eq. 4 with the IK model that did not train on
+the row, :meth:`IGLP.fit_decode`: the rewards the policy trained on), then save the artifact
+(``model.pt``, ``config.json``, ``vocabularies.parquet``, ``manifest.json``) and write the
+decoded rows, each file
 atomically (temp path + rename) and only once everything is computed, so a failed fit writes
 nothing. The nightly job calls it on its prepared frame; ``offline-rl fit-igl`` calls
 :func:`fit_logs_to_folder`, which first turns raw logs into that frame.
@@ -31,8 +33,9 @@ _IK_TRAINING_SET_COLUMNS = {"action_index", "weight", "num_candidates"}
 
 @dataclass(frozen=True, eq=False)
 class FitOutputs:
-    """What :func:`fit_to_folder` produced: the fitted model, its decoded training rows
-    (:meth:`IGLP.decode`), where both were written and the fit's wall-clock seconds."""
+    """What :func:`fit_to_folder` produced: the fitted model, its training rows decoded out
+    of fold (:meth:`IGLP.fit_decode`), where both were written and the fit's wall-clock
+    seconds."""
 
     model: IGLP
     decoded: pl.DataFrame
@@ -45,24 +48,23 @@ class FitOutputs:
         """Summary figures of the fit, rounded to 6 decimals (the nightly manifest's metrics).
 
         ``extreme_rate`` (share of rows with K * P_hat above the threshold),
-        ``decoded_reward_mean``, ``best_ik_restart``, ``warm_started``; with a held-out split
-        also ``ik_held_out_nll``, ``ik_no_signal_nll`` and ``ik_found_signal``: the decoded
-        rewards mean nothing unless the kept IK model beats the no-signal level.
+        ``decoded_reward_mean``, ``warm_started``, ``alpha`` (and whether it was estimated),
+        ``ik_attempts`` (IK training attempts over all folds), and the signal check of every
+        fit: ``ik_held_out_nll`` (out of fold), ``ik_no_signal_nll`` and ``ik_found_signal``:
+        the decoded rewards mean nothing unless the IK models beat the no-signal level.
         """
         model = self.model
-        metrics: dict[str, Any] = {
+        return {
             "extreme_rate": round(float(self.decoded["is_extreme"].mean()), 6),
             "decoded_reward_mean": round(float(self.decoded["decoded_reward"].mean()), 6),
-            "best_ik_restart": int(model.best_restart_),
             "warm_started": bool(model.warm_started_),
+            "alpha": round(model.alpha_, 6),
+            "alpha_estimated": model.alpha_estimated_,
+            "ik_attempts": len(model.ik_restarts_),
+            "ik_held_out_nll": round(model.ik_held_out_nll_, 6),
+            "ik_no_signal_nll": round(model.ik_no_signal_nll_, 6),
+            "ik_found_signal": model.ik_found_signal_,
         }
-        if model.ik_found_signal_ is not None:
-            metrics.update(
-                ik_held_out_nll=round(model.ik_restarts_[model.best_restart_].validation_nll, 6),
-                ik_no_signal_nll=round(model.ik_no_signal_nll_, 6),
-                ik_found_signal=model.ik_found_signal_,
-            )
-        return metrics
 
 
 def fit_to_folder(
@@ -85,17 +87,17 @@ def fit_to_folder(
     config : IGLPConfig, optional
         ``IGLPConfig()`` when omitted.
     decoded_path : path, optional
-        Where :meth:`IGLP.decode` of ``frame`` goes; ``model_dir / decoded_rewards.parquet``
-        when omitted.
+        Where the out-of-fold decoded rows of ``frame`` go (:meth:`IGLP.fit_decode`);
+        ``model_dir / decoded_rewards.parquet`` when omitted.
     actions, warm_start
         Passed to :meth:`IGLP.fit`.
     """
     model_dir = Path(model_dir)
     decoded_path = Path(decoded_path) if decoded_path is not None else model_dir / DECODED_REWARDS_FILE
     start = time.perf_counter()
-    model = IGLP(config).fit(frame, actions=actions, warm_start=warm_start)
+    model = IGLP(config)
+    decoded = model.fit_decode(frame, actions=actions, warm_start=warm_start)
     fit_seconds = time.perf_counter() - start
-    decoded = model.decode(frame)
     model.save(model_dir)
     atomic_write_parquet(decoded, decoded_path)
     return FitOutputs(model, decoded, model_dir, decoded_path, fit_seconds)
@@ -108,6 +110,7 @@ def fit_logs_to_folder(
     config: IGLPConfig | None = None,
     vocabulary: tuple[str, ...] | None = None,
     max_weight: float | None = None,
+    actions: str | os.PathLike[str] | None = None,
 ) -> FitOutputs:
     """:func:`fit_to_folder` on raw logs, writing the artifact and the decoded rows to ``out_dir``.
 
@@ -117,9 +120,16 @@ def fit_logs_to_folder(
     ``max_weight``. A Parquet file that already is an ``ik_training_set`` (written by
     ``offline-rl prepare``) is checked with
     :func:`~offline_rl.data.validation.validate_ik_training_set` and ``max_weight`` does not
-    apply.
+    apply. ``actions`` is an actions table file (``action_id``, ``features``), validated
+    by :func:`~offline_rl.data.loading.load_actions`.
     """
-    return fit_to_folder(_ik_training_set(logs, vocabulary, max_weight), out_dir, config=config)
+    frame = _ik_training_set(logs, vocabulary, max_weight)
+    features = None
+    if actions is not None:
+        from offline_rl.data.loading import load_actions
+
+        features = load_actions(actions)
+    return fit_to_folder(frame, out_dir, config=config, actions=features)
 
 
 def _ik_training_set(logs, vocabulary, max_weight) -> pl.DataFrame:
@@ -133,4 +143,28 @@ def _ik_training_set(logs, vocabulary, max_weight) -> pl.DataFrame:
             frame = validate_ik_training_set(pl.read_parquet(path), vocabulary=vocabulary, source=path)
             return drop_hidden_reward(frame)
     # validated once, inside the SQL job's entry point; staging never selects the hidden reward
-    return ik_training_set(logs, max_weight=max_weight, vocabulary=vocabulary)
+    frame = ik_training_set(logs, max_weight=max_weight, vocabulary=vocabulary)
+    return with_logging_distribution(frame, logs)
+
+
+def with_logging_distribution(frame: pl.DataFrame, logs) -> pl.DataFrame:
+    """``frame`` with the logs' ``action_probs`` (the full logging distribution) joined by
+    ``event_id`` when every log file is Parquet and carries it; else ``frame`` unchanged.
+
+    The ``ik_training_set`` mart keeps only the logged action's propensity; with the whole
+    distribution the IK likelihood uses it directly instead of importance weights
+    (:class:`~offline_rl.igl.ik_model.IKNet`), which wastes no rows. The files were validated
+    by the SQL job's entry point (``action_probs`` sums to 1 and agrees with ``propensity``),
+    so only these two columns are read again.
+    """
+    from offline_rl.data.loading import resolve_sources
+
+    paths = resolve_sources(logs)
+    if not all(path.name.lower().endswith(".parquet") for path in paths):
+        return frame
+    if not all("action_probs" in pl.read_parquet_schema(path) for path in paths):
+        return frame
+    probs = pl.concat([pl.read_parquet(path, columns=["event_id", "action_probs"])
+                       for path in paths], how="vertical_relaxed")
+    probs = probs.with_columns(pl.col("event_id").cast(frame.schema["event_id"]))
+    return frame.join(probs, on="event_id", how="left", maintain_order="left")

@@ -1,12 +1,19 @@
 """IGL-P, the public learner: ``IGLP(config).fit(frame)``.
 
-Algorithm 1 of Maghakian et al. (ICLR 2023) in batch (off-policy) form:
+Algorithm 1 of Maghakian et al. (ICLR 2023) in batch (off-policy) form, cross-fitted:
 
-1. fit the inverse-kinematics classifier P_hat(a | x, y, A) on the ``ik_training_set`` rows
-   with importance weights w = 1/(K P(a|x)) (``ik_model``), keeping the best of several
-   restarts by held-out weighted log-likelihood;
-2. decode every row's reward with Eq. (4) (``decoder``);
-3. fit the contextual-bandit policy on (x, a, r_hat) off-policy (``policy``).
+1. cut the ``ik_training_set`` rows into folds by user-time block (:mod:`~offline_rl.igl.folds`)
+   and fit one inverse-kinematics classifier P_hat(a | x, y, A) per fold on the other folds,
+   with importance weights w = 1/(K P(a|x)), early stopping and restarts judged on an inner
+   validation slice of its own training folds (:mod:`~offline_rl.igl.crossfit`);
+2. decode every row's reward with Eq. (4) (:mod:`~offline_rl.igl.decoder`) using the fold
+   model that did **not** train on it (out of fold); with 3 states and ``alpha=None``,
+   estimate alpha from the extreme events first (:mod:`~offline_rl.igl.alpha`);
+3. fit the contextual-bandit policy on (x, a, r_hat) off-policy (:mod:`~offline_rl.igl.policy`).
+
+Rows that were not in training (``decode``, ``ik_proba`` on new logs) are decoded by the mean
+of the fold models' P_hat (a cross-fit ensemble, no extra training). :meth:`IGLP.fit_decode`
+returns the out-of-fold decoded training rows (what ``decoded_rewards.parquet`` holds).
 
 :meth:`IGLP.fit_online` runs the on-policy per-round loop of Algorithm 1 against a
 simulator environment instead.
@@ -17,9 +24,9 @@ that holds the ``reward`` column (:class:`~offline_rl.errors.HiddenRewardError`)
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +34,36 @@ import numpy as np
 import polars as pl
 import torch
 
-from offline_rl.artifacts import load_artifact, prefixed, save_artifact, torch_threads
+from offline_rl.artifacts import (
+    load_artifact,
+    load_table,
+    prefixed,
+    save_artifact,
+    torch_threads,
+)
 from offline_rl.data.hidden_reward import assert_no_hidden_reward
 from offline_rl.errors import NoSignalWarning, NotFittedError
+from offline_rl.igl.alpha import estimate_alpha
 from offline_rl.igl.batch import (
+    VOCABULARIES_TABLE,
     Batch,
     Vocabulary,
     action_feature_matrix,
     candidate_ids,
     check_frame,
     make_batch,
+    vocabularies_frame,
+    vocabularies_from_frame,
 )
 from offline_rl.igl.config import IGLPConfig
+from offline_rl.igl.crossfit import fit_crossfit_ik
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
+from offline_rl.igl.folds import crossfit_folds
 from offline_rl.igl.ik_model import (
-    IKNet,
-    IKTrainer,
+    IKEnsemble,
     IKTrainingRecord,
-    context_moments,
     ik_net,
     ik_probabilities,
-    left_no_signal,
-    no_signal_nll,
 )
 from offline_rl.igl.policy import (
     POLICY_SEED_OFFSET,
@@ -62,12 +77,15 @@ from offline_rl.igl.policy import (
 from offline_rl.igl.warm_start import merged_vocabulary, transfer_parameters
 
 ARTIFACT_FORMAT = "offline_rl.igl.IGLP"
-#: 2 records ``warm_started``, ``ik_no_signal_nll``, ``ik_found_signal`` and
-#: ``online_traces``; :meth:`IGLP.load` reads format 1 too (those attributes are then None).
-ARTIFACT_VERSION = "2"
-READABLE_VERSIONS = ("1", "2")
+#: 3: cross-fitted IK models (an ensemble), users as population + shrunk deviations, alpha
+#: recorded, vocabularies in ``vocabularies.parquet``. Earlier formats hold another IK model
+#: and are refused with a message to refit.
+ARTIFACT_VERSION = "3"
+READABLE_VERSIONS = ("3",)
 
 #: Columns of :meth:`IGLP.decode`'s output (plus ``event_id`` first when the input has it).
+#: ``known_user`` / ``known_feedback``: whether the decoding model learnt from the row's
+#: user (else it read the population representation) and signal (else P_hat = 1/K, r_hat = 0).
 DECODED_COLUMNS = (
     "user_id",
     "feedback",
@@ -78,7 +96,13 @@ DECODED_COLUMNS = (
     "is_extreme",
     "definitely_negative",
     "decoded_reward",
+    "known_user",
+    "known_feedback",
 )
+
+_VOCABULARY_NAMES = ("users", "feedback", "actions")
+
+logger = logging.getLogger(__name__)
 
 
 def _training_weights(frame: pl.DataFrame) -> pl.DataFrame:
@@ -94,32 +118,22 @@ def _training_weights(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns((1.0 / (k * pl.col("propensity"))).alias("weight"))
 
 
-@dataclass(frozen=True, eq=False)
-class _IKFit:
-    """The kept IK model of :meth:`IGLP._fit_ik`, every restart's record, and the signal check."""
-
-    net: IKNet
-    restarts: list[IKTrainingRecord]
-    best: int
-    no_signal_nll: float | None
-    found_signal: bool | None
-
-
-def _decoded_arrays(config: IGLPConfig, ik_model: IKNet, batch: Batch,
-                    feedback: pl.Series) -> dict[str, np.ndarray]:
-    """Eq. (4) on every row of ``batch`` with ``ik_model``: p_hat, K p_hat, flags, r_hat."""
-    probs = ik_probabilities(ik_model, batch)
-    p_hat = probs[np.arange(len(batch)), batch.action_index]
+def _decoded_arrays(probabilities: np.ndarray, batch: Batch, negative: np.ndarray, *,
+                    alpha: float, threshold: float) -> dict[str, np.ndarray]:
+    """Eq. (4) from P_hat(. | x, y, A): p_hat of the logged action, K p_hat, flags, r_hat."""
+    p_hat = probabilities[np.arange(len(batch)), batch.action_index]
     k_p_hat = batch.num_candidates * p_hat
-    negative = definitely_negative(feedback.cast(pl.String).to_numpy(), config.negative_signals)
-    reward = decode_rewards(k_p_hat, negative, alpha=config.alpha, threshold=config.threshold)
     return {
         "p_hat": p_hat,
         "k_p_hat": k_p_hat,
-        "is_extreme": k_p_hat > config.threshold,
+        "is_extreme": k_p_hat > threshold,
         "definitely_negative": negative,
-        "decoded_reward": reward,
+        "decoded_reward": decode_rewards(k_p_hat, negative, alpha=alpha, threshold=threshold),
     }
+
+
+def _negative(config: IGLPConfig, feedback: pl.Series) -> np.ndarray:
+    return definitely_negative(feedback.cast(pl.String).to_numpy(), config.negative_signals)
 
 
 class IGLP:
@@ -132,32 +146,39 @@ class IGLP:
 
     Attributes
     ----------
-    ik_model_ : IKNet
-        The fitted inverse-kinematics classifier.
+    ik_model_ : IKEnsemble
+        The cross-fitted inverse-kinematics classifiers (one per fold).
     policy_model_ : PolicyNet
         The fitted reward regressor behind the policy.
     users_, feedback_vocabulary_, actions_ : Vocabulary
-        Ids seen in training (others map to an "unknown" embedding).
+        Ids seen in training (others map to the "unknown" index 0).
     context_dim_ : int
     action_features_ : numpy.ndarray
         float32 (actions_.size, F) action features of the fit (row 0: unknown action).
     ik_restarts_ : list of IKTrainingRecord
-        Every restart's seed and held-out weighted IK NLL; ``best_restart_`` is the kept one.
-    best_restart_ : int
+        Every training attempt of every fold model (fold, seed, epochs, best epoch,
+        inner-validation NLL and curve, whether it was kept).
+    ik_held_out_nll_ : float or None
+        Weighted NLL of every training row's logged action under the fold model that did not
+        train on it (out of fold); None after ``fit_online``.
     ik_no_signal_nll_ : float or None
-        The held-out weighted NLL of the no-signal model (weighted mean log K), the level the
-        kept restart must beat for the decoded rewards to mean anything; None without a
-        held-out split (one restart, or a warm start) and after ``fit_online``.
+        The no-signal level on the same rows (weighted mean log K): the decoded rewards mean
+        nothing unless ``ik_held_out_nll_`` is clearly below it; None after ``fit_online``.
     ik_found_signal_ : bool or None
-        Whether the kept restart's held-out NLL is clearly below that level (``False`` also
-        raises :class:`~offline_rl.errors.NoSignalWarning`); None without a held-out split.
+        Whether it is (``ESCAPE_MARGIN`` nats below); ``False`` also raises
+        :class:`~offline_rl.errors.NoSignalWarning`. Never None after ``fit``; None after
+        ``fit_online`` (no held-out rows there).
+    alpha_ : float
+        The negative labelling propensity used by Eq. (4): ``config.alpha`` when given, 1
+        with 2 states, else estimated (see ``alpha_estimated_``).
+    alpha_estimated_ : bool
+        Whether ``alpha_`` was estimated from the logs (:mod:`offline_rl.igl.alpha`).
     policy_curve_ : list of float
         Training loss per policy epoch (after ``fit_online``: mean decoded reward per batch).
     n_rows_ : int
         Rows fitted (rounds played after ``fit_online``).
-    warm_started_ : bool or None
-        Whether ``fit`` started from a ``warm_start`` model (None when loaded from a format-1
-        artifact, which did not record it).
+    warm_started_ : bool
+        Whether ``fit`` started from a ``warm_start`` model.
     online_traces_ : dict of str to list of float, or None
         Per-batch traces of ``fit_online`` (decoded reward, latent reward, IK NLL); None
         after ``fit``.
@@ -188,15 +209,17 @@ class IGLP:
         actions: Vocabulary,
         context_dim: int,
         action_features: np.ndarray,
-        ik_model: IKNet,
+        ik_model: IKEnsemble,
         ik_restarts: list[IKTrainingRecord],
-        best_restart: int,
+        ik_held_out_nll: float | None,
         ik_no_signal_nll: float | None,
         ik_found_signal: bool | None,
+        alpha: float,
+        alpha_estimated: bool,
         policy_model: PolicyNet,
         policy_curve: list[float],
         n_rows: int,
-        warm_started: bool | None,
+        warm_started: bool,
         online_traces: dict[str, list[float]] | None,
     ) -> None:
         """Assign every fitted attribute; the only place they are set (see the class docstring).
@@ -211,13 +234,15 @@ class IGLP:
         self.action_features_ = action_features
         self.ik_model_ = ik_model.eval()
         self.ik_restarts_ = list(ik_restarts)
-        self.best_restart_ = int(best_restart)
-        self.ik_no_signal_nll_ = ik_no_signal_nll
-        self.ik_found_signal_ = ik_found_signal
+        self.ik_held_out_nll_ = None if ik_held_out_nll is None else float(ik_held_out_nll)
+        self.ik_no_signal_nll_ = None if ik_no_signal_nll is None else float(ik_no_signal_nll)
+        self.ik_found_signal_ = None if ik_found_signal is None else bool(ik_found_signal)
+        self.alpha_ = float(alpha)
+        self.alpha_estimated_ = bool(alpha_estimated)
         self.policy_model_ = policy_model.eval()
         self.policy_curve_ = list(policy_curve)
         self.n_rows_ = int(n_rows)
-        self.warm_started_ = warm_started
+        self.warm_started_ = bool(warm_started)
         self.online_traces_ = online_traces
 
     # ------------------------------------------------------------------ fitting
@@ -228,21 +253,37 @@ class IGLP:
         actions: pl.DataFrame | None = None,
         warm_start: IGLP | None = None,
     ) -> IGLP:
-        """Fit the IK model, decode rewards and fit the policy on an ``ik_training_set`` frame.
+        """Fit the cross-fitted IK models, decode out of fold and fit the policy.
 
         Parameters
         ----------
         frame : polars.DataFrame
             Rows of ``ik_training_set`` (see docs/data-contracts.md): ``user_id``, ``context``,
             ``feedback``, ``candidate_actions``, ``action_index`` (or ``action``) and
-            ``weight`` (or ``propensity``), ordered by time. Must not hold ``reward``.
+            ``weight`` (or ``propensity``), ordered by time; ``ts`` (optional) places rows in
+            user-time blocks for the folds. Must not hold ``reward``.
         actions : polars.DataFrame, optional
             Action features (``action_id``, ``features``).
         warm_start : IGLP, optional
-            A fitted model (e.g. last night's) to start from: its parameters seed both
-            networks (see :mod:`offline_rl.igl.warm_start`), and the IK model is trained once
-            from there, without warm-up or restarts. Its architecture settings must match.
+            A fitted model (e.g. last night's) to start from: fold model f's first attempt
+            starts from its fold model f (:mod:`offline_rl.igl.warm_start`), without the
+            warm-up; the policy from its policy. Its architecture settings must match. The
+            signal check runs as on any fit.
         """
+        self.fit_decode(frame, actions=actions, warm_start=warm_start)
+        return self
+
+    def fit_decode(
+        self,
+        frame: pl.DataFrame,
+        *,
+        actions: pl.DataFrame | None = None,
+        warm_start: IGLP | None = None,
+    ) -> pl.DataFrame:
+        """:meth:`fit`, then return the training rows decoded **out of fold** (each by the IK
+        model that did not train on it): the rewards the policy trained on, in
+        :meth:`decode`'s columns. ``decode(frame)`` on the same rows would use the ensemble,
+        most of whose members trained on them."""
         check_frame(frame, ["user_id", "feedback", "candidate_actions"], where="IGLP.fit")
         assert_no_hidden_reward(frame, learner="IGLP.fit")
         if frame.height < 2:
@@ -271,11 +312,40 @@ class IGLP:
                 )
             sizes = {"num_users": users.size, "num_actions": action_ids.size,
                      "context_dim": context_dim, "action_features": action_features}
-            ik = self._fit_ik(batch, {**sizes, "num_feedback": feedback.size}, vocabularies,
-                              warm_start)
-            decoded = _decoded_arrays(cfg, ik.net, batch, frame["feedback"])
+            folds = crossfit_folds(frame, n_folds=cfg.crossfit_folds, seed=cfg.seed,
+                                   block_seconds=cfg.crossfit_block_seconds)
+            warm_ik = None
+            if warm_start is not None:
+                old_members = warm_start.ik_model_.members
+                old_vocabularies = warm_start._vocabularies()
+
+                def warm_ik(net, fold):
+                    transfer_parameters(net, old_members[fold % len(old_members)],
+                                        old_vocabularies=old_vocabularies,
+                                        new_vocabularies=vocabularies)
+
+            ik = fit_crossfit_ik(
+                cfg, batch, folds,
+                lambda: ik_net(cfg, **sizes, num_feedback=feedback.size),
+                warm_start=warm_ik,
+            )
+            logger.info("IGL-P: out-of-fold IK NLL %.4f, no-signal %.4f, %d attempts over %d folds",
+                        ik.held_out_nll, ik.no_signal_nll, len(ik.records), folds.n_folds)
+            if not ik.found_signal:
+                warnings.warn(NoSignalWarning(
+                    f"IGL-P: the IK model found no signal: out-of-fold held-out weighted NLL "
+                    f"{ik.held_out_nll:.4f} is not below the no-signal level "
+                    f"{ik.no_signal_nll:.4f} (weighted mean log K); the decoded rewards carry "
+                    f"no information. Try more data, more ik_restarts or a simpler model "
+                    f"(smaller embedding_dim, larger user_prior_precision)."), stacklevel=3)
+            negative = _negative(cfg, frame["feedback"])
+            extreme = batch.num_candidates * ik.out_of_fold[
+                np.arange(len(batch)), batch.action_index] > cfg.threshold
+            alpha, estimated = self._alpha(batch, extreme, negative, folds, sizes)
+            decoded = _decoded_arrays(ik.out_of_fold, batch, negative, alpha=alpha,
+                                      threshold=cfg.threshold)
             # built before the policy seed is set, so its initial weights follow from the
-            # seeded IK restarts; seeding first (as RewardBandit does) would change every model
+            # seeded IK attempts; seeding first (as RewardBandit does) would change every model
             policy = policy_net(cfg, **sizes)
             if warm_start is not None:
                 transfer_parameters(
@@ -287,12 +357,27 @@ class IGLP:
         self._set_fitted(
             users=users, feedback_vocabulary=feedback, actions=action_ids,
             context_dim=context_dim, action_features=action_features,
-            ik_model=ik.net, ik_restarts=ik.restarts, best_restart=ik.best,
+            ik_model=ik.ensemble, ik_restarts=ik.records, ik_held_out_nll=ik.held_out_nll,
             ik_no_signal_nll=ik.no_signal_nll, ik_found_signal=ik.found_signal,
+            alpha=alpha, alpha_estimated=estimated,
             policy_model=policy, policy_curve=policy_curve, n_rows=len(batch),
             warm_started=warm_start is not None, online_traces=None,
         )
-        return self
+        return self._decoded_frame(frame, batch, decoded, ik.known_user, ik.known_feedback)
+
+    def _alpha(self, batch: Batch, extreme: np.ndarray, negative: np.ndarray, folds,
+               sizes: dict[str, Any]) -> tuple[float, bool]:
+        """(alpha for Eq. 4, whether it was estimated): see ``IGLPConfig.alpha``."""
+        cfg = self.config
+        if cfg.alpha is not None:
+            return cfg.alpha, False
+        if cfg.states == 2:
+            return 1.0, False
+        estimate = estimate_alpha(cfg, batch, extreme, negative, folds,
+                                  lambda: policy_net(cfg, **sizes))
+        logger.info("IGL-P: alpha %.4g estimated from %d labelled of %d extreme events (raw %.4g)",
+                    estimate.alpha, estimate.labelled_rows, estimate.extreme_rows, estimate.raw)
+        return estimate.alpha, True
 
     def fit_online(
         self,
@@ -307,20 +392,26 @@ class IGLP:
 
         ``env`` follows the simulator API (``sample_rounds``, ``latent_reward``,
         ``feedback``, ``vocabulary``); the latent reward only feeds the environment's own
-        feedback draw. Per-batch traces land in ``online_traces_``.
+        feedback draw. Per-batch traces land in ``online_traces_``. With 3 states, alpha must
+        be given (there is no held-out set to estimate it from).
         """
         from offline_rl.igl.online import fit_online
 
-        with torch_threads(self.config.max_threads):
+        cfg = self.config
+        if cfg.states == 3 and cfg.alpha is None:
+            raise ValueError("IGLP.fit_online with 3 states needs an explicit alpha "
+                             "(IGLPConfig(alpha=...)); it is estimated only by fit.")
+        alpha = 1.0 if cfg.alpha is None else cfg.alpha
+        with torch_threads(cfg.max_threads):
             run = fit_online(
-                self.config, env, rounds=rounds, batch_rounds=batch_rounds,
-                steps_per_batch=steps_per_batch, seed=seed,
+                cfg, env, rounds=rounds, batch_rounds=batch_rounds,
+                steps_per_batch=steps_per_batch, seed=seed, alpha=alpha,
             )
         self._set_fitted(
             users=run.users, feedback_vocabulary=run.feedback, actions=run.actions,
             context_dim=run.context_dim, action_features=run.action_features,
-            ik_model=run.ik_model, ik_restarts=[], best_restart=0,
-            ik_no_signal_nll=None, ik_found_signal=None,
+            ik_model=IKEnsemble([run.ik_model]), ik_restarts=[], ik_held_out_nll=None,
+            ik_no_signal_nll=None, ik_found_signal=None, alpha=alpha, alpha_estimated=False,
             policy_model=run.policy_model, policy_curve=run.traces["decoded_reward"],
             n_rows=rounds, warm_started=False, online_traces=run.traces,
         )
@@ -344,83 +435,6 @@ class IGLP:
                 "warm_start has another architecture (" + ", ".join(different) + "); start fresh instead."
             )
 
-    def _fit_ik(
-        self,
-        batch: Batch,
-        sizes: dict[str, Any],
-        vocabularies: dict[str, Vocabulary],
-        warm_start: IGLP | None = None,
-    ) -> _IKFit:
-        """Train ``ik_restarts`` IK models; keep the best held-out weighted log-likelihood.
-
-        The held-out rows are the latest ``validation_fraction`` of the frame (it is ordered
-        by time). Selecting on the IK likelihood needs no reward, so this is legitimate
-        model selection, not seed picking against the truth. With ``ik_race_epochs`` the
-        restarts race: each trains that many epochs and only the best continues. A warm start
-        trains one model, from ``warm_start``'s parameters, without the action-only warm-up.
-        ``sizes`` are :func:`~offline_rl.igl.ik_model.ik_net`'s keyword arguments.
-        """
-        cfg = self.config
-        restarts = 1 if warm_start is not None else cfg.ik_restarts
-        n = len(batch)
-        n_val = int(round(cfg.validation_fraction * n)) if restarts > 1 else 0
-        n_val = min(n_val, n - 1)
-        train = batch.take(slice(0, n - n_val)) if n_val else batch
-        validation = batch.take(slice(n - n_val, n)) if n_val else None
-        warmup = 0 if warm_start is not None else cfg.ik_warmup_epochs
-        scaling = (context_moments(train.context)
-                   if train.context.shape[0] and train.context.shape[1] else None)
-        trainers: list[IKTrainer] = []
-        for restart in range(restarts):
-            seed = cfg.seed * 1000 + restart
-            torch.manual_seed(seed)
-            net = ik_net(cfg, **sizes)
-            if warm_start is not None:
-                transfer_parameters(
-                    net, warm_start.ik_model_,
-                    old_vocabularies=warm_start._vocabularies(), new_vocabularies=vocabularies,
-                )
-            trainers.append(IKTrainer(
-                net, train, batch_size=cfg.ik_batch_size, learning_rate=cfg.ik_learning_rate,
-                weight_decay=cfg.ik_weight_decay, seed=seed, validation=validation,
-                warmup_epochs=warmup, context_scaling=scaling,
-            ))
-        # the level a useful IK model must beat, on the rows its NLL is measured on
-        no_signal = no_signal_nll(validation if validation is not None else train)
-        racing = restarts > 1 and cfg.ik_race_epochs > 0
-        for trainer in trainers:
-            trainer.run(cfg.ik_race_epochs if racing else cfg.ik_epochs)
-        held_out = [trainer.held_out_nll() for trainer in trainers]
-        if racing:
-            # the race is extended, one epoch at a time, while every restart still sits at
-            # the no-signal point: picking among stuck restarts would keep a stuck one
-            epochs_run = cfg.ik_race_epochs
-            while not left_no_signal(min(held_out), no_signal) and epochs_run < cfg.ik_epochs:
-                for trainer in trainers:
-                    trainer.run(1)
-                held_out = [trainer.held_out_nll() for trainer in trainers]
-                epochs_run += 1
-            leader = int(np.argmin(held_out))
-            if epochs_run < cfg.ik_epochs:
-                trainers[leader].run(cfg.ik_epochs - epochs_run)
-                held_out[leader] = trainers[leader].held_out_nll()
-        best = int(np.argmin(held_out))
-        # judged on held-out rows only: a training NLL below log K can be overfitting
-        found_signal = left_no_signal(held_out[best], no_signal) if validation is not None else None
-        if found_signal is False:
-            warnings.warn(NoSignalWarning(
-                f"IGL-P: no IK restart left the no-signal point (best held-out weighted NLL "
-                f"{held_out[best]:.4f}, no-signal {no_signal:.4f} = weighted mean log K); "
-                f"the decoded rewards carry no information. Try more ik_restarts, "
-                f"ik_epochs or data."), stacklevel=3)
-        records = [
-            IKTrainingRecord(restart, cfg.seed * 1000 + restart, trainer.epoch_loss,
-                             held_out[restart], trainer.epochs_run, tuple(trainer.curve))
-            for restart, trainer in enumerate(trainers)
-        ]
-        return _IKFit(trainers[best].net, records, best,
-                      no_signal if validation is not None else None, found_signal)
-
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
         if not hasattr(self, "ik_model_"):
@@ -443,7 +457,8 @@ class IGLP:
         )
 
     def ik_proba(self, frame: pl.DataFrame) -> np.ndarray:
-        """P_hat(. | x, y, A) over each row's candidates, float64 (n, K_max), 0 in padding."""
+        """P_hat(. | x, y, A) over each row's candidates, float64 (n, K_max), 0 in padding:
+        the mean of the fold models' P_hat (every row is treated as new)."""
         self._check_fitted()
         with torch_threads(self.config.max_threads):
             batch = self._batch(frame, need_feedback=True, need_action=False,
@@ -451,14 +466,27 @@ class IGLP:
             return ik_probabilities(self.ik_model_, batch)
 
     def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Eq. (4) on every row: K * P_hat of the logged action, extreme flag, decoded reward.
+        """Eq. (4) on every row with the cross-fit ensemble (rows not seen in training):
+        K * P_hat of the logged action, extreme flag, decoded reward.
 
         Returns a polars frame with ``event_id`` (when present) and :data:`DECODED_COLUMNS`.
+        For the training rows, use :meth:`fit_decode` (out of fold) instead.
         """
         self._check_fitted()
         with torch_threads(self.config.max_threads):
             batch = self._batch(frame, need_feedback=True, need_action=True, where="IGLP.decode")
-            out = _decoded_arrays(self.config, self.ik_model_, batch, frame["feedback"])
+            probabilities = ik_probabilities(self.ik_model_, batch)
+        decoded = _decoded_arrays(probabilities, batch, _negative(self.config, frame["feedback"]),
+                                  alpha=self.alpha_, threshold=self.config.threshold)
+        members = self.ik_model_.members
+        known_user = np.logical_or.reduce([m.known_user.cpu().numpy() for m in members])
+        known_feedback = np.logical_or.reduce([m.known_feedback.cpu().numpy() for m in members])
+        return self._decoded_frame(frame, batch, decoded, known_user[batch.user],
+                                   known_feedback[batch.feedback])
+
+    @staticmethod
+    def _decoded_frame(frame: pl.DataFrame, batch: Batch, decoded: dict[str, np.ndarray],
+                       known_user: np.ndarray, known_feedback: np.ndarray) -> pl.DataFrame:
         raw_action = (
             frame["action"].cast(pl.Int64)
             if "action" in frame.columns
@@ -473,11 +501,13 @@ class IGLP:
                 "feedback": frame["feedback"].cast(pl.String),
                 "action": raw_action,
                 "num_candidates": pl.Series(batch.num_candidates, dtype=pl.Int64),
-                "p_hat": pl.Series(out["p_hat"], dtype=pl.Float64),
-                "k_p_hat": pl.Series(out["k_p_hat"], dtype=pl.Float64),
-                "is_extreme": pl.Series(out["is_extreme"], dtype=pl.Boolean),
-                "definitely_negative": pl.Series(out["definitely_negative"], dtype=pl.Boolean),
-                "decoded_reward": pl.Series(out["decoded_reward"], dtype=pl.Float64),
+                "p_hat": pl.Series(decoded["p_hat"], dtype=pl.Float64),
+                "k_p_hat": pl.Series(decoded["k_p_hat"], dtype=pl.Float64),
+                "is_extreme": pl.Series(decoded["is_extreme"], dtype=pl.Boolean),
+                "definitely_negative": pl.Series(decoded["definitely_negative"], dtype=pl.Boolean),
+                "decoded_reward": pl.Series(decoded["decoded_reward"], dtype=pl.Float64),
+                "known_user": pl.Series(known_user, dtype=pl.Boolean),
+                "known_feedback": pl.Series(known_feedback, dtype=pl.Boolean),
             }
         )
         return pl.DataFrame(columns)
@@ -512,52 +542,59 @@ class IGLP:
         return candidate_ids(frame, greedy_index(scores, batch.mask))
 
     # ------------------------------------------------------------------ representations
-    def user_embeddings(self) -> tuple[list[Any], np.ndarray]:
-        """(user ids, learned E-dimensional user embeddings) of the IK model."""
+    def user_embeddings(self, fold: int = 0) -> tuple[list[Any], np.ndarray]:
+        """(user ids, E-dimensional user representations e(u) = population + deviation) of
+        fold model ``fold``. The fold models are trained separately, so their spaces are not
+        aligned (a rotation or reflection apart): read one model at a time."""
         self._check_fitted()
-        weight = self.ik_model_.user_embedding.weight.detach().numpy()[1:]
-        return self.users_.to_list(), weight.copy()
+        table = self.ik_model_.members[fold].users.table().cpu().numpy()[1:]
+        return self.users_.to_list(), table.copy()
 
-    def feedback_embeddings(self) -> tuple[list[Any], np.ndarray]:
-        """(feedback signals, learned E-dimensional feedback embeddings) of the IK model."""
+    def feedback_embeddings(self, fold: int = 0) -> tuple[list[Any], np.ndarray]:
+        """(feedback signals, E-dimensional feedback embeddings) of fold model ``fold``."""
         self._check_fitted()
-        weight = self.ik_model_.feedback_embedding.weight.detach().numpy()[1:]
+        weight = self.ik_model_.members[fold].feedback_embedding.weight.detach().cpu().numpy()[1:]
         return self.feedback_vocabulary_.to_list(), weight.copy()
 
-    def decoder_logits(self) -> np.ndarray:
-        """Latent-state logits W (e_u * e_y) + b for every (user, feedback) pair seen in fit.
+    def decoder_logits(self, fold: int = 0) -> np.ndarray:
+        """Latent-state logits W (e(u) * e_y) + b of fold model ``fold`` for every (user,
+        feedback) pair seen in fit.
 
         Shape (n_users, n_feedback, S): the learned per-user reading of each signal (without
         the context term), the "per-user representation" that clusters users by convention.
+        States are unlabelled and their order may differ between fold models.
         """
         self._check_fitted()
         with torch.no_grad():
-            net = self.ik_model_
-            eu = net.user_embedding.weight[1:]
+            net = self.ik_model_.members[fold]
+            eu = net.users.table()[1:]
             ew = net.feedback_embedding.weight[1:]
             q = eu[:, None, :] * ew[None, :, :]
-            return net.decoder(q).numpy().astype(np.float64)
+            return net.decoder(q).cpu().numpy().astype(np.float64)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``model.pt`` (state_dicts), ``config.json`` and ``manifest.json`` atomically.
+        """Write ``model.pt`` (state_dicts), ``config.json``, ``vocabularies.parquet`` and
+        ``manifest.json`` atomically.
 
-        ``model.pt`` holds both networks (their buffers carry the context standardisation
-        and ``action_features_``); ``config.json`` every other fitted attribute.
+        ``model.pt`` holds both networks (their buffers carry the context standardisation,
+        ``action_features_`` and which users and signals each fold model learnt from);
+        ``vocabularies.parquet`` the user, feedback and action ids; ``config.json`` every
+        other fitted attribute.
         """
         self._check_fitted()
         state = {f"ik.{k}": v for k, v in self.ik_model_.state_dict().items()}
         state.update({f"policy.{k}": v for k, v in self.policy_model_.state_dict().items()})
         fitted = {
-            "users": self.users_.to_list(),
-            "feedback": self.feedback_vocabulary_.to_list(),
-            "actions": self.actions_.to_list(),
             "context_dim": self.context_dim_,
             "n_rows": self.n_rows_,
-            "best_restart": self.best_restart_,
+            "ik_folds": len(self.ik_model_.members),
             "ik_restarts": [r.to_dict() for r in self.ik_restarts_],
+            "ik_held_out_nll": self.ik_held_out_nll_,
             "ik_no_signal_nll": self.ik_no_signal_nll_,
             "ik_found_signal": self.ik_found_signal_,
+            "alpha": self.alpha_,
+            "alpha_estimated": self.alpha_estimated_,
             "policy_curve": list(self.policy_curve_),
             "warm_started": self.warm_started_,
             "online_traces": self.online_traces_,
@@ -570,6 +607,7 @@ class IGLP:
             config=self.config.to_dict(),
             fitted=fitted,
             manifest={"seed": self.config.seed, "rows": self.n_rows_},
+            tables={VOCABULARIES_TABLE: vocabularies_frame(self._vocabularies())},
         )
 
     @classmethod
@@ -579,14 +617,15 @@ class IGLP:
                                         versions=READABLE_VERSIONS)
         learner = cls(IGLPConfig.from_dict(document["config"]))
         fitted = document["fitted"]
-        users = Vocabulary(tuple(fitted["users"]))
-        feedback = Vocabulary(tuple(fitted["feedback"]))
-        actions = Vocabulary(tuple(fitted["actions"]))
+        vocabularies = vocabularies_from_frame(
+            load_table(directory, VOCABULARIES_TABLE, artifact="IGLP"), _VOCABULARY_NAMES)
+        users, feedback, actions = (vocabularies[name] for name in _VOCABULARY_NAMES)
         context_dim = int(fitted["context_dim"])
-        action_features = state["ik.actions.features"].numpy().copy()
+        action_features = state["ik.members.0.actions.features"].numpy().copy()
         sizes = {"num_users": users.size, "num_actions": actions.size,
                  "context_dim": context_dim, "action_features": action_features}
-        ik_model = ik_net(learner.config, **sizes, num_feedback=feedback.size)
+        ik_model = IKEnsemble([ik_net(learner.config, **sizes, num_feedback=feedback.size)
+                               for _ in range(int(fitted["ik_folds"]))])
         ik_model.load_state_dict(prefixed(state, "ik."))
         policy = policy_net(learner.config, **sizes)
         policy.load_state_dict(prefixed(state, "policy."))
@@ -595,11 +634,12 @@ class IGLP:
             context_dim=context_dim, action_features=action_features,
             ik_model=ik_model,
             ik_restarts=[IKTrainingRecord.from_dict(r) for r in fitted["ik_restarts"]],
-            best_restart=int(fitted["best_restart"]),
-            ik_no_signal_nll=fitted.get("ik_no_signal_nll"),
-            ik_found_signal=fitted.get("ik_found_signal"),
+            ik_held_out_nll=fitted["ik_held_out_nll"],
+            ik_no_signal_nll=fitted["ik_no_signal_nll"],
+            ik_found_signal=fitted["ik_found_signal"],
+            alpha=fitted["alpha"], alpha_estimated=fitted["alpha_estimated"],
             policy_model=policy, policy_curve=fitted["policy_curve"],
-            n_rows=int(fitted["n_rows"]), warm_started=fitted.get("warm_started"),
-            online_traces=fitted.get("online_traces"),
+            n_rows=int(fitted["n_rows"]), warm_started=fitted["warm_started"],
+            online_traces=fitted["online_traces"],
         )
         return learner

@@ -30,7 +30,14 @@ import torch
 
 from offline_rl.igl.batch import Batch, Vocabulary
 from offline_rl.igl.decoder import decode_rewards, definitely_negative
-from offline_rl.igl.ik_model import IKNet, ik_net, ik_probabilities, to_tensors, weighted_nll
+from offline_rl.igl.ik_model import (
+    IKNet,
+    batch_tensors,
+    ik_net,
+    ik_probabilities,
+    optimisers,
+    user_weight_shares,
+)
 from offline_rl.igl.policy import PolicyNet, exploration_probabilities, policy_net, policy_scores
 
 
@@ -73,6 +80,14 @@ def _rounds_batch(vocabularies: dict[str, Vocabulary], rounds, actions_index: np
     )
 
 
+def _step(steps: list[torch.optim.Optimizer], loss: torch.Tensor) -> None:
+    for optimiser in steps:
+        optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    for optimiser in steps:
+        optimiser.step()
+
+
 def _pad_cat(arrays: list[np.ndarray]) -> np.ndarray:
     """Concatenate along rows, padding 2-D candidate arrays to the widest K."""
     if arrays[0].ndim == 2 and arrays[0].dtype != np.float32:
@@ -93,9 +108,13 @@ def fit_online(
     probe_rounds: int = 5000,
     replay_batch: int = 4096,
     seed: int = 0,
+    alpha: float = 1.0,
 ) -> OnlineRun:
     """Run Algorithm 1 on-policy for ``rounds`` rounds with the settings of ``config``
-    (an ``IGLPConfig``).
+    (an ``IGLPConfig``) and the negative labelling propensity ``alpha``.
+
+    The IK objective is the one of the batch fit: importance-weighted NLL plus the prior on
+    the user deviations (spread over each user's rounds in the replay).
 
     The traces hold, per batch, the mean decoded reward, the mean latent reward of the played
     actions (for the record only: the simulator knows it, the learner never sees it) and the
@@ -105,16 +124,16 @@ def fit_online(
     rng = np.random.default_rng([seed, 17])
     probe = env.sample_rounds(probe_rounds, rng)
     vocabularies = {
-        "users": Vocabulary(tuple(np.unique(probe.user_id).tolist())),
-        "feedback": Vocabulary(tuple(sorted(env.vocabulary))),
-        "actions": Vocabulary(tuple(np.unique(probe.candidate_actions[probe.mask]).tolist())),
+        "users": Vocabulary.of(np.unique(probe.user_id).tolist()),
+        "feedback": Vocabulary.of(sorted(env.vocabulary)),
+        "actions": Vocabulary.of(np.unique(probe.candidate_actions[probe.mask]).tolist()),
     }
     context_dim = int(probe.context.shape[1])
     features = getattr(env, "item_features", None)
     if features is None:
         features = getattr(env, "post_features", None)
     if features is not None:
-        ids = np.asarray(vocabularies["actions"].values, dtype=np.int64)
+        ids = vocabularies["actions"].ids.to_numpy().astype(np.int64)
         action_features = np.zeros((vocabularies["actions"].size, features.shape[1]),
                                    dtype=np.float32)
         action_features[1:] = features[ids]
@@ -127,10 +146,9 @@ def fit_online(
     policy = policy_net(cfg, **sizes)
     ik.context.set_scaling(np.asarray(probe.context, dtype=np.float32))
     policy.context.set_scaling(np.asarray(probe.context, dtype=np.float32))
-    ik_opt = torch.optim.Adam(ik.parameters(), lr=cfg.ik_learning_rate,
-                              weight_decay=cfg.ik_weight_decay)
-    pol_opt = torch.optim.Adam(policy.parameters(), lr=cfg.policy_learning_rate,
-                               weight_decay=cfg.policy_weight_decay)
+    ik_steps = optimisers(ik, learning_rate=cfg.ik_learning_rate, weight_decay=cfg.ik_weight_decay)
+    policy_steps = optimisers(policy, learning_rate=cfg.policy_learning_rate,
+                              weight_decay=cfg.policy_weight_decay)
     traces: dict[str, list[float]] = {"decoded_reward": [], "latent_reward": [], "ik_nll": []}
     history: list[Batch] = []
     decoded: list[np.ndarray] = []
@@ -159,38 +177,38 @@ def fit_online(
         ik.use_context = not in_warmup
         p = ik_probabilities(ik, batch)[np.arange(n), column]
         negative = definitely_negative(np.asarray(feedback, dtype=object), cfg.negative_signals)
-        r_hat = decode_rewards(batch.num_candidates * p, negative, alpha=cfg.alpha,
+        r_hat = decode_rewards(batch.num_candidates * p, negative, alpha=alpha,
                                threshold=cfg.threshold)
+        ik.mark_known(batch.user, batch.feedback)
         history.append(batch)
         decoded.append(r_hat)
         if len(history) > 1:
             stacked = Batch(**{
                 name: _pad_cat([getattr(b, name) for b in history])
-                for name in Batch.__dataclass_fields__
+                for name in Batch.__dataclass_fields__ if name != "log_prior"
             })
             all_r = np.concatenate(decoded)
         else:
             stacked, all_r = batch, r_hat
-        t_all = to_tensors(stacked)
-        r_all = torch.as_tensor(all_r, dtype=torch.float32)
+        shares = user_weight_shares(stacked)
         total = len(stacked)
         for _ in range(steps_per_batch):
-            rows = torch.as_tensor(rng.integers(0, total, min(total, replay_batch)))
-            t = {name: value[rows] for name, value in t_all.items()}
-            r = r_all[rows]
+            rows = rng.integers(0, total, min(total, replay_batch))
+            t = batch_tensors(stacked, rows)
+            r = torch.as_tensor(all_r[rows], dtype=torch.float32)
             w = t["weight"] if cfg.policy_weighting == "importance" else torch.ones(len(rows))
             policy.train()
             scores = policy(t["user"], t["x"], t["candidates"], t["mask"])
             pred = scores.gather(1, t["target"].unsqueeze(1)).squeeze(1)
             loss = (w * (pred - r) ** 2).sum() / w.sum().clamp_min(1e-12)
-            pol_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            pol_opt.step()
+            _step(policy_steps, loss)
             ik.train()
-            ik_loss = weighted_nll(ik, t)
-            ik_opt.zero_grad(set_to_none=True)
-            ik_loss.backward()
-            ik_opt.step()
+            logp = ik(t["user"], t["feedback"], t["x"], t["candidates"], t["mask"])
+            nll = -logp.gather(1, t["target"].unsqueeze(1)).squeeze(1)
+            prior = (cfg.user_prior_precision * ik.users.penalty(t["user"])
+                     * torch.as_tensor(shares[rows]))
+            ik_loss = (t["weight"] * (nll + prior)).sum() / t["weight"].sum().clamp_min(1e-12)
+            _step(ik_steps, ik_loss)
         ik.use_context = True
         traces["decoded_reward"].append(float(r_hat.mean()))
         traces["latent_reward"].append(float(latent.mean()))

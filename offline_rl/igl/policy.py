@@ -22,8 +22,6 @@ Maghakian et al., ICLR 2023, Algorithm 1 (CB-Alg); Foster & Rakhlin, "Beyond UCB
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -33,9 +31,10 @@ from offline_rl.igl.ik_model import (
     NEG_INF,
     ActionEncoder,
     ContextEncoder,
+    batch_tensors,
+    minibatches,
+    optimisers,
     shared_candidates,
-    take_rows,
-    to_tensors,
 )
 
 
@@ -55,7 +54,8 @@ class PolicyNet(nn.Module):
     ) -> None:
         super().__init__()
         self.action_dim = action_dim
-        self.user_embedding = nn.Embedding(num_users, user_dim) if user_dim else None
+        # sparse: a step updates the batch's users only (SparseAdam), whatever their number
+        self.user_embedding = nn.Embedding(num_users, user_dim, sparse=True) if user_dim else None
         if self.user_embedding is not None:
             nn.init.normal_(self.user_embedding.weight, std=0.1)
             self.user_project = nn.Linear(user_dim, action_dim, bias=False)
@@ -90,36 +90,42 @@ def train_policy(
     seed: int,
     use_weights: bool = True,
     set_scaling: bool = True,
+    device: torch.device | str = "cpu",
 ) -> list[float]:
-    """Weighted least squares of ``rewards`` on the logged (x, a); returns the loss per epoch."""
-    generator = torch.Generator().manual_seed(seed)
+    """Weighted least squares of ``rewards`` on the logged (x, a); returns the loss per epoch.
+
+    Each epoch draws one permutation (numpy, seeded) and builds its mini-batches one at a
+    time on ``device``; Adam on the dense parameters, SparseAdam on a user embedding.
+    """
+    rng = np.random.default_rng(seed)
     if set_scaling:
         net.context.set_scaling(batch.context)
-    t = to_tensors(batch)
-    r = torch.as_tensor(np.asarray(rewards, dtype=np.float32))
-    w = t["weight"] if use_weights else torch.ones_like(t["weight"])
-    optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    net.to(device)
+    rewards = np.asarray(rewards, dtype=np.float32)
+    weights = batch.weight if use_weights else np.ones(len(batch), dtype=np.float32)
+    steps = optimisers(net, learning_rate=learning_rate, weight_decay=weight_decay)
     n = len(batch)
-    steps = max(1, math.ceil(n / batch_size))
     curve = []
     for _ in range(epochs):
         net.train()
-        order = torch.randperm(n, generator=generator)
-        # one gather per epoch, then contiguous slices (cheaper than a gather per step)
-        e = {name: take_rows(t[name], order) for name in ("user", "x", "candidates", "mask", "target")}
-        e_w, e_r = take_rows(w, order), take_rows(r, order)
+        order = rng.permutation(n)
         total = 0.0
-        for step in range(steps):
-            rows = slice(step * batch_size, (step + 1) * batch_size)
-            scores = net(e["user"][rows], e["x"][rows], e["candidates"][rows], e["mask"][rows])
-            pred = scores.gather(1, e["target"][rows].unsqueeze(1)).squeeze(1)
-            wr = e_w[rows]
-            loss = (wr * (pred - e_r[rows]) ** 2).sum() / wr.sum().clamp_min(1e-12)
-            optimiser.zero_grad(set_to_none=True)
+        for start, t in zip(range(0, n, batch_size),
+                            minibatches(batch, order, batch_size, device=device), strict=True):
+            rows = order[start:start + batch_size]
+            r = torch.as_tensor(rewards[rows], device=device)
+            w = torch.as_tensor(np.require(weights[rows], dtype=np.float32), device=device)
+            scores = net(t["user"], t["x"], t["candidates"], t["mask"])
+            pred = scores.gather(1, t["target"].unsqueeze(1)).squeeze(1)
+            loss = (w * (pred - r) ** 2).sum() / w.sum().clamp_min(1e-12)
+            for optimiser in steps:
+                optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            optimiser.step()
-            total += float(loss.detach()) * int(wr.shape[0])
+            for optimiser in steps:
+                optimiser.step()
+            total += float(loss.detach()) * int(rows.shape[0])
         curve.append(total / max(n, 1))
+    net.eval()
     return curve
 
 
@@ -158,12 +164,11 @@ def train_policy_with(config, net: PolicyNet, batch: Batch, rewards: np.ndarray)
 def policy_scores(net: PolicyNet, batch: Batch, *, chunk: int = 65536) -> np.ndarray:
     """f(x, a) over candidates as float64 (n, k_max); -inf-like in padding."""
     net.eval()
-    t = to_tensors(batch)
-    out = [
-        net(t["user"][s : s + chunk], t["x"][s : s + chunk], t["candidates"][s : s + chunk],
-            t["mask"][s : s + chunk]).double()
-        for s in range(0, len(batch), chunk)
-    ]
+    device = next(net.parameters()).device
+    out = []
+    for start in range(0, len(batch), chunk):
+        t = batch_tensors(batch, slice(start, start + chunk), device=device)
+        out.append(net(t["user"], t["x"], t["candidates"], t["mask"]).double().cpu())
     if not out:
         return np.zeros((0, batch.candidates.shape[1]))
     return torch.cat(out).numpy()

@@ -1,17 +1,23 @@
 """Warm start: seed a new IGL-P fit with yesterday's model.
 
 Tonight's data brings users, signals and actions that yesterday's model never saw, so the
-vocabularies grow: tonight's vocabulary is the union of both, and every embedding row of an
-id both nights share is copied from the old model, while new ids start from their fresh
-initialisation (row 0, the "unknown" slot, is copied too). Every other parameter of the
-same shape is copied as is. Context scaling is recomputed on tonight's data by training.
+vocabularies grow: tonight's vocabulary is the union of both, and every row of an id both
+nights share (embeddings, user deviations, which users and signals a model learnt from) is
+copied from the old model, while new ids start from their fresh initialisation (row 0, the
+"unknown" slot, is copied too). Every other parameter of the same shape is copied as is.
+Context scaling is recomputed on tonight's data by training.
 
-A warm-started IK model starts past the no-signal point (IGL-P's optimisation trap), so it
-is trained once, without the action-only warm-up and without restarts.
+Tonight's fold model f starts from last night's fold model f (the folds depend on the row
+alone, so that model never trained on a row tonight's fold f decodes;
+:mod:`offline_rl.igl.folds`). It starts past the no-signal point (IGL-P's optimisation trap),
+so its first attempt skips the action-only warm-up; a stuck warm attempt is followed by cold
+ones, and the signal check runs as on any fit (:mod:`offline_rl.igl.crossfit`).
 """
 
 from __future__ import annotations
 
+import numpy as np
+import polars as pl
 import torch
 from torch import nn
 
@@ -20,23 +26,29 @@ from offline_rl.igl.batch import Vocabulary
 
 def merged_vocabulary(old: Vocabulary, new: Vocabulary) -> Vocabulary:
     """Sorted union of two vocabularies (the ids of both nights)."""
-    return Vocabulary(tuple(sorted(set(old.values) | set(new.values))))
+    if len(old) and len(new) and old.ids.dtype != new.ids.dtype:
+        raise ValueError(
+            f"warm_start's ids are {old.ids.dtype} but tonight's are {new.ids.dtype}; "
+            f"start fresh instead.")
+    return Vocabulary.fit(pl.concat([old.ids, new.ids]) if len(old) and len(new)
+                          else (old.ids if len(old) else new.ids))
 
 
-def _row_map(old: Vocabulary, new: Vocabulary) -> tuple[list[int], list[int]]:
-    """Rows (new, old) that hold the same id, the unknown slot 0 included."""
-    old_position = {value: index + 1 for index, value in enumerate(old.values)}
-    pairs = [(0, 0)] + [
-        (index + 1, old_position[value]) for index, value in enumerate(new.values) if value in old_position
-    ]
-    return [new_row for new_row, _ in pairs], [old_row for _, old_row in pairs]
+def _row_map(old: Vocabulary, new: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows (new, old) that hold the same id, the unknown slot 0 included (vectorised: a
+    join of the two id columns, not a Python loop over millions of users)."""
+    old_rows = old.index(new.ids) if len(new) else np.zeros(0, dtype=np.int64)
+    new_rows = np.arange(1, len(new) + 1, dtype=np.int64)
+    shared = old_rows > 0
+    return (torch.as_tensor(np.concatenate([[0], new_rows[shared]])),
+            torch.as_tensor(np.concatenate([[0], old_rows[shared]])))
 
 
 def _table(name: str) -> str | None:
-    """Which vocabulary indexes the first dimension of parameter ``name``, if any."""
-    if name.startswith("user_embedding"):
+    """Which vocabulary indexes the first dimension of parameter or buffer ``name``, if any."""
+    if name.startswith(("user_embedding", "users.deviation", "users.known")):
         return "users"
-    if name.startswith("feedback_embedding"):
+    if name.startswith(("feedback_embedding", "known_feedback")):
         return "feedback"
     if name.startswith(("actions.embedding", "action_state_bias", "action_bias")):
         return "actions"
@@ -63,7 +75,7 @@ def transfer_parameters(
             new_rows, old_rows = _row_map(old_vocabularies[table], new_vocabularies[table])
             if previous.shape[1:] != value.shape[1:]:
                 continue
-            value[torch.tensor(new_rows)] = previous[torch.tensor(old_rows)]
+            value[new_rows] = previous[old_rows]
             copied.append(name)
         elif previous.shape == value.shape:
             value.copy_(previous)

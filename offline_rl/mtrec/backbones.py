@@ -149,10 +149,10 @@ class SASRec(nn.Module):
         x = vectors + self.position(positions.clamp(max=self.position.num_embeddings - 1))
         # Causal mask plus padded keys; every query may attend to itself, so no row is
         # fully masked (histories are left-padded).
-        blocked = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
+        blocked = torch.triu(torch.ones(length, length, dtype=torch.bool, device=x.device), diagonal=1)
         blocked = blocked.unsqueeze(0) | (history == 0).unsqueeze(1)
-        blocked = blocked & ~torch.eye(length, dtype=torch.bool).unsqueeze(0)
-        mask = torch.zeros(blocked.shape, dtype=x.dtype).masked_fill(blocked, -1e9)
+        blocked = blocked & ~torch.eye(length, dtype=torch.bool, device=x.device).unsqueeze(0)
+        mask = torch.zeros(blocked.shape, dtype=x.dtype, device=x.device).masked_fill(blocked, -1e9)
         mask = mask.repeat_interleave(self.heads, dim=0)
         out = self.layer(x, src_mask=mask)
         all_pad = (history == 0).all(1)
@@ -217,7 +217,7 @@ class DIEN(nn.Module):
             return interests.new_zeros(())
         state = interests[:, :-1][valid]
         positive = self.emb.item(history[:, 1:][valid])
-        negative = self.emb.item(torch.randint(1, num_items, (state.shape[0],)))
+        negative = self.emb.item(torch.randint(1, num_items, (state.shape[0],), device=state.device))
         return -(nn.functional.logsigmoid((state * positive).sum(-1))
                  + nn.functional.logsigmoid(-(state * negative).sum(-1))).mean()
 

@@ -89,9 +89,13 @@ def alignment_loss(prob: torch.Tensor, reward_positive: torch.Tensor,
     return -(reward_positive * prob + reward_negative * (1.0 - prob)).mean()
 
 
-def _tensors(data: CTRArrays, index=slice(None)) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.from_numpy(np.ascontiguousarray(a[index])) for a in
+def _tensors(data: CTRArrays, index=slice(None), device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(np.ascontiguousarray(a[index])).to(device) for a in
                  (data.user, data.history, data.history_category, data.item, data.category))
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 def aligned_rewards(frame: pl.DataFrame, rewards: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -169,8 +173,9 @@ class MTRecClassifier:
                 **self.encoder_.sizes, dim=cfg.embedding_dim, hidden=cfg.hidden_dim
             )
             self.initial_model_ = copy.deepcopy(self.model_).eval()
-            self.loss_curve_ = self._train(data, torch.from_numpy(positive),
-                                           torch.from_numpy(negative))
+            device = _device(self.model_)
+            self.loss_curve_ = self._train(data, torch.from_numpy(positive).to(device),
+                                           torch.from_numpy(negative).to(device))
             self.model_.eval()
         return self
 
@@ -180,14 +185,15 @@ class MTRecClassifier:
         model.train()
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate,
                                      weight_decay=cfg.weight_decay)
-        inputs = _tensors(data)
-        labels = torch.from_numpy(data.label)
+        device = _device(model)
+        inputs = _tensors(data, device=device)
+        labels = torch.from_numpy(data.label).to(device)
         bce = nn.BCEWithLogitsLoss()
         rng = np.random.default_rng(cfg.seed)
         n = len(data)
         curve = []
         for _ in range(cfg.epochs):
-            order = torch.from_numpy(rng.permutation(n))
+            order = torch.from_numpy(rng.permutation(n)).to(device)
             total = 0.0
             for start in range(0, n, cfg.batch_size):
                 index = order[start:start + cfg.batch_size]
@@ -216,11 +222,11 @@ class MTRecClassifier:
         model = self.initial_model_ if untrained else self.model_
         with torch_threads(self.config.max_threads), torch.no_grad():
             data = self.encoder_.encode(frame)
-            outputs = [torch.sigmoid(model(*_tensors(data, slice(s, s + 65536))))
+            outputs = [torch.sigmoid(model(*_tensors(data, slice(s, s + 65536), _device(model))))
                        for s in range(0, len(data), 65536)]
         if not outputs:
             return np.zeros(0)
-        return torch.cat(outputs).double().numpy()
+        return torch.cat(outputs).double().cpu().numpy()
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike[str]) -> Path:

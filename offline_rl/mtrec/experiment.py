@@ -410,8 +410,8 @@ def explicit_signal_check(cfg: ExperimentConfig, seed: int) -> dict[str, Any]:
     logs = pl.from_arrow(sim.logs)
     # Only 'none' is negative: like and dislike are engagement like a click, so the reward
     # model never learns which engaged steps were liked or disliked.
-    trajectories = user_trajectories(drop_hidden_reward(logs),
-                                     config=PrepareConfig(negative_signals=("none",)))
+    trajectories = user_trajectories(drop_hidden_reward(logs), config=PrepareConfig(
+        negative_signals=("none",), positive_signals=("click", "like", "dislike")))
     truth = logs.select("event_id", "feedback", "reward")
     result: dict[str, Any] = {"rows": logs.height}
     for name, model in fit_reward_models(cfg, trajectories, seed, gamma=cfg.gamma).items():

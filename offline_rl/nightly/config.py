@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from offline_rl.config import Boolean, Config, Date, Integer, Optional, Real, Rule, Strings, Text
 from offline_rl.data.prepare import PrepareConfig
+from offline_rl.nightly.promotion import PromotionRule
+from offline_rl.nightly.split import HoldoutConfig
 
 if TYPE_CHECKING:
     from offline_rl.evaluation.evaluate import EvaluationConfig
@@ -39,7 +41,15 @@ class NightlyConfig(Config):
     """Folder holding one sub-folder per run (``runs/<date>/``)."""
 
     window_days: int = 1
-    """Number of daily partitions up to ``date`` that the run trains on."""
+    """Number of daily partitions up to ``date`` that the run reads (fit and evaluation)."""
+
+    holdout_days: int = 1
+    """Days at the end of a window of several daily partitions that are held out: the run
+    fits on the days before them and evaluates every candidate on them only."""
+
+    holdout_fraction: float = 0.2
+    """Share of the latest events (by time) held out when the window is a single day, the
+    logs are not partitioned by date, or the window has no more days than holdout_days."""
 
     seed: int = 0
     """Seed of every learner and of the bootstrap; same inputs and seed, same outputs."""
@@ -87,6 +97,22 @@ class NightlyConfig(Config):
     vocabulary: tuple[str, ...] | None = None
     """Allowed feedback signals; default: what the files declare, else the built-in set."""
 
+    primary_metric: str = "click"
+    """Promotion: the feedback signal whose lift decides; its interval's lower end must reach
+    promotion_margin."""
+
+    negative_metrics: tuple[str, ...] = ("dislike",)
+    """Promotion: signals nobody wants more of; each lift's upper end must stay at or below
+    negative_lift_limit (empty when the logs have none)."""
+
+    promotion_margin: float = 0.0
+    """Promotion: smallest acceptable lower end of the primary metric's relative lift (0: the
+    interval must exclude a loss)."""
+
+    negative_lift_limit: float = 0.1
+    """Promotion: largest acceptable upper end of a negative metric's relative lift (0.1: a
+    rise of more than 10% must be ruled out)."""
+
     threads: int = 1
     """CPU threads for torch (fixed so that results are reproducible). One by default: the
     models are small, and on a shared 2-core machine a second torch thread measured 30-80x
@@ -97,6 +123,8 @@ class NightlyConfig(Config):
         "date": Date(keywords=("latest",)),
         "runs_dir": Text(),
         "window_days": Integer(1),
+        "holdout_days": HoldoutConfig.CONSTRAINTS["holdout_days"],
+        "holdout_fraction": HoldoutConfig.CONSTRAINTS["holdout_fraction"],
         "seed": Integer(0),
         "warm_start": Boolean(),
         "states": Integer(2, 3),
@@ -112,6 +140,10 @@ class NightlyConfig(Config):
         "actions": Optional(Text()),
         "segments": Optional(Text()),
         "vocabulary": Optional(Strings(min_length=1)),
+        "primary_metric": PromotionRule.CONSTRAINTS["primary_metric"],
+        "negative_metrics": PromotionRule.CONSTRAINTS["negative_metrics"],
+        "promotion_margin": PromotionRule.CONSTRAINTS["margin"],
+        "negative_lift_limit": PromotionRule.CONSTRAINTS["negative_limit"],
         "threads": Integer(1),
     }
     RULES = (
@@ -120,6 +152,8 @@ class NightlyConfig(Config):
              lambda c: c.states == 2 or bool(c.negative_signals)),
         Rule("bootstrap_replicates", "0 (delta-method intervals) or an int >= 2",
              lambda c: c.bootstrap_replicates != 1),
+        Rule("negative_metrics", "a tuple without the primary metric",
+             lambda c: c.primary_metric not in c.negative_metrics),
     )
 
 
@@ -153,6 +187,12 @@ class StepConfigs:
 
     segments: str | None
     """User segments read by the ``evaluate`` step."""
+
+    holdout: HoldoutConfig
+    """Where the window is cut into training and evaluation events (after ``prepare``)."""
+
+    promotion: PromotionRule
+    """The gate the ``evaluate`` step applies to the candidate policy."""
 
 
 def step_configs(config: NightlyConfig) -> StepConfigs:
@@ -191,6 +231,11 @@ def step_configs(config: NightlyConfig) -> StepConfigs:
         ),
         actions=config.actions,
         segments=config.segments,
+        holdout=HoldoutConfig(holdout_days=config.holdout_days, holdout_fraction=config.holdout_fraction),
+        promotion=PromotionRule(
+            primary_metric=config.primary_metric, negative_metrics=config.negative_metrics,
+            margin=config.promotion_margin, negative_limit=config.negative_lift_limit,
+        ),
     )
 
 

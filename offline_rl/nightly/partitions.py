@@ -19,6 +19,8 @@ class Partition:
     date: str
     files: tuple[Path, ...]
     available_dates: tuple[str, ...]
+    window_dates: tuple[str, ...] = ()
+    """The daily partitions the run reads (empty for unpartitioned logs)."""
 
 
 def select_partition(logs: str, date: str, *, window_days: int = 1) -> Partition:
@@ -52,4 +54,4 @@ def select_partition(logs: str, date: str, *, window_days: int = 1) -> Partition
         raise ValueError(f"no partition date={chosen} in {logs}; available: {dates}")
     window = [day for day in dates if day <= chosen][-window_days:]
     selected = tuple(path for day in window for path in sorted(by_date[day]))
-    return Partition(date=chosen, files=selected, available_dates=tuple(dates))
+    return Partition(date=chosen, files=selected, available_dates=tuple(dates), window_dates=tuple(window))

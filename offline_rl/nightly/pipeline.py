@@ -1,4 +1,5 @@
-"""``run_nightly``: validate -> SQL jobs -> IGL-P (+ QR-IQL) -> decode -> evaluate -> report.
+"""``run_nightly``: validate -> SQL jobs -> split -> IGL-P (+ QR-IQL) -> decode -> evaluate
+-> decide -> report -> ``runs/current``.
 
 Layout of one run, ``<runs_dir>/<date>/``::
 
@@ -7,6 +8,17 @@ Layout of one run, ``<runs_dir>/<date>/``::
     decoded_rewards.parquet              mental_rewards.parquet
     policy_scores.parquet                lift.parquet  report.json  report.html
     manifest.json
+
+Hold-out and decision
+---------------------
+After the SQL jobs the window is cut in time (:mod:`offline_rl.nightly.split`): IGL-P and
+QR-IQL fit on the events before the cut only, and the candidate policy is scored
+(``policy_scores.parquet``) and evaluated on the events at or after it only. The decoded
+and mental rewards cover every event (column ``split``: ``train`` or ``evaluation``); the
+evaluation events are decoded by the fitted model, which never trained on them. The
+``evaluate`` step then applies the promotion gate (:mod:`offline_rl.nightly.promotion`),
+writes the report with the decision on top, and a promoted run becomes ``runs/current``
+(:mod:`offline_rl.nightly.current`) once it is published.
 
 Crash safety and idempotency
 ----------------------------
@@ -19,6 +31,8 @@ the sha256 of what it wrote. A re-run after a kill finds the partial folder, kee
 step whose marker still matches, and redoes the rest. Re-running a finished date with the
 same inputs and settings (the run's fingerprint covers every step's) is a no-op; ``force``
 recomputes it, and with the same seed gives byte-identical Parquet files and models.
+``runs/current`` is swapped by a rename after the run folder is published and recomputed
+from the manifests on every invocation, so a crash between the two is repaired next time.
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.loading import validate_logs
 from offline_rl.data.prepare import prepare
 from offline_rl.nightly.config import NightlyConfig, StepConfigs, step_configs
+from offline_rl.nightly.current import run_folders, update_current
 from offline_rl.nightly.manifest import (
     MANIFEST_SCHEMA_VERSION,
     git_sha,
@@ -53,6 +68,13 @@ from offline_rl.nightly.manifest import (
 )
 from offline_rl.nightly.partitions import select_partition
 from offline_rl.nightly.progress import Progress, format_summary
+from offline_rl.nightly.promotion import SignalCheck, decide
+from offline_rl.nightly.split import (
+    TemporalSplit,
+    is_evaluation,
+    temporal_split,
+    training_trajectories,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +85,10 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "prepare": (),
     "fit_igl": ("prepare",),
     "fit_qriql": ("prepare",),
-    "evaluate": ("prepare", "fit_igl"),
+    "evaluate": ("prepare", "fit_igl", "fit_qriql"),
 }
+#: The candidate policy's name in ``policy_scores.parquet``, the lift table and the gate.
+POLICY = "igl_p"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,16 +113,25 @@ class NightlyResult:
     up_to_date: bool
     steps: dict[str, StepRecord] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    current: str | None = None
+    """The run ``runs/current`` points at after this invocation (None: no promoted run yet)."""
 
     @property
     def report_path(self) -> Path:
         return self.run_dir / "report.html"
 
+    @property
+    def decision(self) -> str | None:
+        """``promoted`` or ``held_back`` (None for a manifest written before the gate existed)."""
+        return (self.manifest.get("promotion") or {}).get("decision")
+
     def summary(self) -> str:
-        """What a person reads the morning after: steps, rows, seconds, lift, where to look."""
+        """What a person reads the morning after: the decision and why, steps, lift, where to look."""
         if self.up_to_date:
-            return f"run {self.date} is up to date: {self.run_dir}\n  report: {self.report_path}"
-        return format_summary(self.run_dir, self.manifest)
+            decision = self.decision or "no decision recorded"
+            return (f"run {self.date} is up to date ({decision.replace('_', ' ')}): {self.run_dir}\n"
+                    f"  current: {self.current or 'no promoted run'}\n  report: {self.report_path}")
+        return format_summary(self.run_dir, self.manifest, current=self.current)
 
 
 class _Run:
@@ -139,7 +172,11 @@ class _Run:
         return record
 
     def output_hashes(self, *names: str) -> dict[str, str]:
-        return {name: digest for step in names for name, digest in self.records[step].outputs.items()}
+        """sha256 of the outputs of the steps ``names`` that ran (a skipped step has none)."""
+        return {
+            name: digest for step in names if step in self.records
+            for name, digest in self.records[step].outputs.items()
+        }
 
 
 def _record_dict(record: StepRecord) -> dict[str, Any]:
@@ -161,6 +198,7 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     """Run (or resume, or confirm up to date) the nightly job described by ``config``.
 
     ``quiet`` hides the progress bar; :meth:`NightlyResult.summary` is the closing report.
+    A held-back run is a normal outcome (``result.decision``), not an exception.
     """
     partition = select_partition(config.logs, config.date, window_days=config.window_days)
     runs = Path(config.runs_dir)
@@ -169,13 +207,15 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     configs = step_configs(config)
     warm_from = _previous_model(runs, partition.date) if config.warm_start else None
     input_hashes = {str(path): sha256_file(path) for path in partition.files}
-    settings = step_settings(configs, input_hashes=input_hashes, sql_hashes=sql_file_hashes(), warm_from=warm_from)
+    settings = step_settings(configs, input_hashes=input_hashes, sql_hashes=sql_file_hashes(), warm_from=warm_from,
+                             window_dates=partition.window_dates)
     run_fingerprint = _fingerprint({"config": _effective_settings(config, partition.date), "steps": settings})
 
     if (final / "manifest.json").is_file() and not force:
         manifest = json.loads((final / "manifest.json").read_text())
         if manifest.get("run_fingerprint") == run_fingerprint:
-            return NightlyResult(run_dir=final, date=partition.date, up_to_date=True, manifest=manifest)
+            return NightlyResult(run_dir=final, date=partition.date, up_to_date=True, manifest=manifest,
+                                 current=update_current(runs))
 
     if force and partial.exists():
         shutil.rmtree(partial)
@@ -184,18 +224,17 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     run = _Run(partial, progress)
     started_utc = dt.datetime.now(dt.UTC)
     files = [str(path) for path in partition.files]
-    work = {
-        "validate": lambda: _validate(files, configs),
-        "prepare": lambda: _prepare(files, partial, configs),
-        "fit_igl": lambda: _fit_igl(partial, configs, warm_from),
-        "fit_qriql": lambda: _fit_qriql(partial, configs),
-        "evaluate": lambda: _evaluate(partial, configs),
-    }
-    for name in STEPS:
-        if name in settings:
-            run.step(name, settings[name], work[name])
+    run.step("validate", settings["validate"], lambda: _validate(files, configs))
+    run.step("prepare", settings["prepare"], lambda: _prepare(files, partial, configs))
+    split = _split(partial, configs, partition.window_dates)
+    logger.debug("hold-out: %s", split.describe())
+    run.step("fit_igl", settings["fit_igl"], lambda: _fit_igl(partial, configs, warm_from, split))
+    if "fit_qriql" in settings:
+        run.step("fit_qriql", settings["fit_qriql"], lambda: _fit_qriql(partial, configs, split))
+    run.step("evaluate", settings["evaluate"], lambda: _evaluate(partial, configs, split, run.records))
     progress.close()
 
+    promotion = run.records["evaluate"].metrics["promotion"]
     manifest = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "run_id": f"{partition.date}-{run_fingerprint[:12]}",
@@ -210,6 +249,9 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
         "seeds": {"run": config.seed, "bootstrap": config.seed},
         "warm_started_from": str(warm_from) if warm_from else None,
         "inputs": input_hashes,
+        "window_dates": list(partition.window_dates),
+        "split": split.to_dict(),
+        "promotion": promotion,
         "sql_files": settings["prepare"]["sql"],
         "rows": {name: record.rows for name, record in run.records.items()},
         "metrics": {name: record.metrics for name, record in run.records.items()},
@@ -221,7 +263,9 @@ def run_nightly(config: NightlyConfig, *, force: bool = False, quiet: bool = Fal
     atomic_write_text(partial / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(partial / ".steps", ignore_errors=True)
     _publish(partial, final)
-    return NightlyResult(run_dir=final, date=partition.date, up_to_date=False, steps=dict(run.records), manifest=manifest)
+    current = update_current(runs)
+    return NightlyResult(run_dir=final, date=partition.date, up_to_date=False, steps=dict(run.records),
+                         manifest=manifest, current=current)
 
 
 def _publish(partial: Path, final: Path) -> None:
@@ -244,15 +288,24 @@ def _effective_settings(config: NightlyConfig, date: str) -> dict[str, Any]:
 
 
 def step_settings(
-    configs: StepConfigs, *, input_hashes: dict[str, str], sql_hashes: dict[str, str], warm_from: Path | None
+    configs: StepConfigs,
+    *,
+    input_hashes: dict[str, str],
+    sql_hashes: dict[str, str],
+    warm_from: Path | None,
+    window_dates: tuple[str, ...] = (),
 ) -> dict[str, dict[str, Any]]:
     """What each step of the run reads besides earlier steps' outputs: its fingerprint.
 
     A step's settings are the ``to_dict()`` of the config it runs with (every field, so a
     field added to the config is covered without touching this function) and the sha256
-    of the files it reads. Steps the run skips (QR-IQL without ``fit_qriql``) are absent.
+    of the files it reads. The steps after the split also read the hold-out settings and
+    the window's days (the cut is a function of those and of the prepared events); the
+    ``evaluate`` step also the promotion rule. Steps the run skips (QR-IQL without
+    ``fit_qriql``) are absent.
     """
     actions = _file_hash(configs.actions)
+    holdout = {"config": configs.holdout.to_dict(), "window_dates": list(window_dates)}
     settings: dict[str, dict[str, Any]] = {
         "validate": {"inputs": input_hashes, "vocabulary": configs.vocabulary},
         "prepare": {"inputs": input_hashes, "sql": sql_hashes, "vocabulary": configs.vocabulary,
@@ -262,11 +315,13 @@ def step_settings(
             "actions": actions,
             "warm_from": str(warm_from) if warm_from else None,
             "warm_hash": _directory_hash(warm_from) if warm_from else None,
+            "holdout": holdout,
         },
     }
     if configs.qriql is not None:
-        settings["fit_qriql"] = {"config": configs.qriql.to_dict(), "actions": actions}
-    settings["evaluate"] = {"config": configs.evaluation.to_dict(), "segments": _file_hash(configs.segments)}
+        settings["fit_qriql"] = {"config": configs.qriql.to_dict(), "actions": actions, "holdout": holdout}
+    settings["evaluate"] = {"config": configs.evaluation.to_dict(), "segments": _file_hash(configs.segments),
+                            "holdout": holdout, "promotion": configs.promotion.to_dict()}
     return settings
 
 
@@ -279,14 +334,11 @@ def _directory_hash(folder: Path) -> str:
 
 
 def _previous_model(runs: Path, date: str) -> Path | None:
-    """The IGL-P model of the newest finished run before ``date``."""
-    if not runs.is_dir():
-        return None
-    earlier = sorted(
-        child for child in runs.iterdir()
-        if child.is_dir() and not child.name.startswith(".") and child.name < date
-        and (child / "manifest.json").is_file() and (child / "models" / "iglp" / "model.pt").is_file()
-    )
+    """The IGL-P model of the newest finished run before ``date`` (whatever its decision)."""
+    earlier = [
+        run for run in run_folders(runs)
+        if run.name < date and (run / "models" / "iglp" / "model.pt").is_file()
+    ]
     return earlier[-1] / "models" / "iglp" if earlier else None
 
 
@@ -312,28 +364,68 @@ def _actions(config: StepConfigs) -> pl.DataFrame | None:
     return load_actions(config.actions)
 
 
-def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None):
+def _split(partial: Path, config: StepConfigs, window_dates: tuple[str, ...]) -> TemporalSplit:
+    ts = pl.read_parquet(partial / "prepared" / "ik_training_set.parquet", columns=["ts"])["ts"]
+    return temporal_split(ts, window_dates, config.holdout)
+
+
+def _fit_igl(partial: Path, config: StepConfigs, warm_from: Path | None, split: TemporalSplit):
     from offline_rl.igl.folder import fit_to_folder
     from offline_rl.igl.learner import IGLP
 
     frame = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "ik_training_set.parquet"))
+    held_out = frame.filter(is_evaluation(split.cut))
+    train = frame.filter(~is_evaluation(split.cut))
+    del frame
     model_dir = partial / "models" / "iglp"
+    decoded_path = partial / "decoded_rewards.parquet"
     fitted = fit_to_folder(
-        frame, model_dir, config=config.igl,
-        decoded_path=partial / "decoded_rewards.parquet", actions=_actions(config),
+        train, model_dir, config=config.igl, decoded_path=decoded_path, actions=_actions(config),
         warm_start=IGLP.load(warm_from) if warm_from is not None else None,
     )
-    probabilities = fitted.model.predict_proba(frame)
-    index = frame["action_index"].to_numpy()
-    scores = pl.DataFrame({"event_id": frame["event_id"], "igl_p": probabilities[np.arange(frame.height), index]})
+    # the evaluation events are decoded and scored by the fitted model, which never saw them
+    evaluated = fitted.model.decode(held_out)
+    decoded = pl.concat([
+        fitted.decoded.with_columns(pl.lit("train").alias("split")),
+        evaluated.with_columns(pl.lit("evaluation").alias("split")),
+    ])
+    atomic_write_parquet(decoded, decoded_path)
+    probabilities = fitted.model.predict_proba(held_out)
+    index = held_out["action_index"].to_numpy()
+    scores = pl.DataFrame({"event_id": held_out["event_id"], POLICY: probabilities[np.arange(held_out.height), index]})
     atomic_write_parquet(scores, partial / "policy_scores.parquet")
     outputs = {
         "model": model_dir / "model.pt",
         "model_config": model_dir / "config.json",
-        "decoded_rewards": fitted.decoded_path,
+        "decoded_rewards": decoded_path,
         "policy_scores": partial / "policy_scores.parquet",
     }
-    return outputs, {"decoded_rewards": fitted.decoded.height}, fitted.metrics
+    metrics = {**fitted.metrics, **held_out_signal(evaluated, held_out["weight"].to_numpy())}
+    rows = {"train_events": train.height, "evaluation_events": held_out.height, "decoded_rewards": decoded.height}
+    return outputs, rows, metrics
+
+
+def held_out_signal(decoded: pl.DataFrame, weight: np.ndarray) -> dict[str, Any]:
+    """The IK model's check on rows it never trained on: weighted NLL against no-signal.
+
+    ``NLL = sum w (-log P_hat(a | x, y)) / sum w`` over the rows, with ``w`` the
+    ``ik_training_set`` weight, against ``sum w log K / sum w``, what the no-signal model
+    P = 1/K scores; the model found signal when it is clearly below
+    (:func:`~offline_rl.igl.ik_model.left_no_signal`). The same quantities as the learner's
+    own held-out check, measured on the run's evaluation events.
+    """
+    from offline_rl.igl.ik_model import left_no_signal
+
+    p_hat = decoded["p_hat"].to_numpy()
+    log_k = np.log(decoded["num_candidates"].to_numpy().astype(np.float64))
+    total = max(float(weight.sum()), 1e-12)
+    nll = float((weight * -np.log(np.maximum(p_hat, 1e-300))).sum() / total)
+    no_signal = float((weight * log_k).sum() / total)
+    return {
+        "evaluation_ik_nll": round(nll, 6),
+        "evaluation_no_signal_nll": round(no_signal, 6),
+        "evaluation_ik_found_signal": bool(left_no_signal(nll, no_signal)),
+    }
 
 
 def read_segments(path: str | os.PathLike[str], user_id_type: pl.DataType) -> pl.DataFrame:
@@ -352,29 +444,36 @@ def read_segments(path: str | os.PathLike[str], user_id_type: pl.DataType) -> pl
     return frame.sort("user_id")
 
 
-def _fit_qriql(partial: Path, config: StepConfigs):
+def _fit_qriql(partial: Path, config: StepConfigs, split: TemporalSplit):
     from offline_rl.qriql.learner import QRIQL
 
     trajectories = drop_hidden_reward(pl.read_parquet(partial / "prepared" / "user_trajectories.parquet"))
-    learner = QRIQL(config.qriql).fit(trajectories, actions=_actions(config))
+    train = training_trajectories(trajectories, split.cut)
+    learner = QRIQL(config.qriql).fit(train, actions=_actions(config))
     model_dir = partial / "models" / "qriql"
     learner.save(model_dir)
-    rewards = learner.mental_rewards(trajectories)
+    side = trajectories.select(
+        pl.when(is_evaluation(split.cut)).then(pl.lit("evaluation")).otherwise(pl.lit("train")).alias("split")
+    )
+    rewards = learner.mental_rewards(trajectories).with_columns(side["split"])
     atomic_write_parquet(rewards, partial / "mental_rewards.parquet")
     outputs = {"model": model_dir / "model.pt", "model_config": model_dir / "config.json",
                "mental_rewards": partial / "mental_rewards.parquet"}
-    return outputs, {"mental_rewards": rewards.height}, {}
+    return outputs, {"train_steps": train.height, "mental_rewards": rewards.height}, {}
 
 
-def _evaluate(partial: Path, config: StepConfigs):
+def _evaluate(partial: Path, config: StepConfigs, split: TemporalSplit, records: dict[str, StepRecord]):
     from offline_rl.evaluation.evaluate import evaluate_logs
     from offline_rl.evaluation.report import write_report
 
-    logs = pl.read_parquet(partial / "prepared" / "ik_training_set.parquet", columns=["event_id", "user_id", "propensity", "feedback"])
+    logs = pl.read_parquet(partial / "prepared" / "ik_training_set.parquet",
+                           columns=["event_id", "ts", "user_id", "propensity", "feedback"])
+    logs = logs.filter(is_evaluation(split.cut)).drop("ts")
     scores = pl.read_parquet(partial / "policy_scores.parquet")
     joined = logs.join(scores, on="event_id", how="left", maintain_order="left")
     written: dict[str, Path] = {}
     segment_column = None
+    segments = None
     if config.segments:
         segments = read_segments(config.segments, joined.schema["user_id"])
         joined = joined.join(segments, on="user_id", how="left", maintain_order="left").with_columns(
@@ -384,15 +483,74 @@ def _evaluate(partial: Path, config: StepConfigs):
         written["user_segments"] = atomic_write_parquet(segments, partial / "user_segments.parquet")
     result = evaluate_logs(
         joined,
-        {"igl_p": joined["igl_p"].to_numpy()},
+        {POLICY: joined[POLICY].to_numpy()},
         segments=segment_column,
         config=config.evaluation,
     )
-    written.update(write_report(result, partial))
-    lift = result.lift()
-    primary = lift.filter(pl.col("estimator") == result.config.primary_estimator)
+    estimator = result.config.primary_estimator
+    primary = result.lift().filter(pl.col("estimator") == estimator, pl.col("policy") == POLICY)
+    lift = {row["metric"]: row for row in primary.iter_rows(named=True)}
+    fitted = records["fit_igl"].metrics
+    checks = signal_checks(fitted, split.evaluation_events)
+    promotion = decide(config.promotion, lift=lift, signal_checks=checks,
+                       evaluation_events=split.evaluation_events, estimator=estimator, policy=POLICY)
+    sections = _report_sections(partial, split, segments, promotion, checks, has_qriql="fit_qriql" in records)
+    written.update(write_report(result, partial, sections=sections))
     metrics = {
-        row["metric"]: {"estimator": row["estimator"], "lower": row["lower"], "point": row["point"], "upper": row["upper"]}
-        for row in primary.iter_rows(named=True)
+        metric: {"estimator": row["estimator"], "lower": row["lower"], "point": row["point"], "upper": row["upper"],
+                 "reliable": row["reliable"], "reliability_reason": row["reliability_reason"]}
+        for metric, row in lift.items()
     }
-    return dict(written), {"lift": lift.height}, {"lift": metrics}
+    return dict(written), {"evaluation_events": joined.height, "lift": result.lift().height}, {
+        "lift": metrics, "promotion": promotion.to_dict()}
+
+
+def signal_checks(fit_metrics: dict[str, Any], evaluation_events: int) -> list[SignalCheck]:
+    """The IK model's held-out checks of a ``fit_igl`` step: on the evaluation events, and the
+    learner's own (None when it made none: one restart, or a warm start)."""
+    return [
+        SignalCheck(where=f"the {evaluation_events:,} evaluation events",
+                    held_out_nll=fit_metrics.get("evaluation_ik_nll"),
+                    no_signal_nll=fit_metrics.get("evaluation_no_signal_nll"),
+                    found_signal=fit_metrics.get("evaluation_ik_found_signal")),
+        SignalCheck(where="the learner's own held-out training rows",
+                    held_out_nll=fit_metrics.get("ik_held_out_nll"),
+                    no_signal_nll=fit_metrics.get("ik_no_signal_nll"),
+                    found_signal=fit_metrics.get("ik_found_signal")),
+    ]
+
+
+#: Steps of a session beyond this are pooled out of the report's mental-reward plot.
+_MAX_REPORTED_STEP = 30
+
+
+def _report_sections(partial: Path, split: TemporalSplit, segments: pl.DataFrame | None, promotion, checks,
+                     *, has_qriql: bool):
+    """What the run adds to the evaluation report, all on the evaluation events."""
+    from offline_rl.data.sql_jobs import run_sql_job
+    from offline_rl.evaluation.report import Decision, ReportSections
+
+    decoded = pl.read_parquet(partial / "decoded_rewards.parquet").filter(pl.col("split") == "evaluation")
+    user_segments = segments if segments is not None else pl.DataFrame(
+        schema={"user_id": decoded.schema["user_id"], "segment": pl.String})
+    views = {"decoded_rewards": decoded, "user_segments": user_segments}
+    by_signal = pl.from_arrow(run_sql_job("decoded_reward_by_signal", views))
+    extremes = pl.from_arrow(run_sql_job("extreme_rate_by_segment", views))
+    by_step = None
+    if has_qriql:
+        mental = pl.read_parquet(partial / "mental_rewards.parquet",
+                                 columns=["step", "response", "mental_reward", "split"])
+        by_step = (
+            mental.filter(pl.col("split") == "evaluation", pl.col("step") < _MAX_REPORTED_STEP)
+            .group_by("step", "response")
+            .agg(pl.len().alias("events"), pl.col("mental_reward").mean().alias("mean_mental_reward"))
+            .sort("step", "response")
+        )
+    return ReportSections(
+        decision=Decision(decision=promotion.decision, reasons=promotion.reasons),
+        split=split.describe(),
+        decoded_by_signal=by_signal,
+        extreme_rate_by_segment=extremes,
+        signal_checks=tuple(check.to_dict() for check in checks),
+        mental_reward_by_step=by_step,
+    )

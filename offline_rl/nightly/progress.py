@@ -31,13 +31,33 @@ class Progress:
         self.bar.close()
 
 
-def format_summary(run_dir: Path, manifest: dict[str, Any]) -> str:
-    """The run's steps (rows, seconds, notes), its lift intervals and where to look next."""
-    lines = [f"nightly run {manifest['date']} finished: {run_dir}"]
+#: The summary's headline per decision.
+_HEADLINES = {
+    "promoted": "PROMOTED: its policy replaces the serving one",
+    "held_back": "HELD BACK: the serving policy stays",
+}
+
+
+def format_summary(run_dir: Path, manifest: dict[str, Any], *, current: str | None = None) -> str:
+    """The run's decision and its reasons first, then where ``runs/current`` points, the
+    hold-out, the steps (rows, seconds, notes), the lift intervals and where to look next."""
+    promotion = manifest.get("promotion") or {}
+    decision = promotion.get("decision")
+    headline = _HEADLINES.get(decision, "no decision recorded")
+    lines = [f"nightly run {manifest['date']}: {headline}"]
+    for reason in promotion.get("reasons", []):
+        lines.append(f"  - {reason}")
+    lines.append(f"  runs/current: {current or 'no promoted run yet'}")
+    split = manifest.get("split")
+    if split:
+        lines.append(
+            f"  hold-out: fitted on {split['train_events']:,} events up to {split['train_until']}, evaluated on "
+            f"{split['evaluation_events']:,} from {split['evaluate_from']}"
+        )
+    lines.append(f"  run folder: {run_dir}")
     lines.append(f"  {'step':<10} {'rows':>12} {'seconds':>9}  note")
     for name, seconds in manifest["wall_seconds"].items():
-        rows = manifest["rows"].get(name) or {}
-        count = max(rows.values()) if rows else ""
+        count = _step_rows(manifest["rows"].get(name) or {})
         note = "reused" if name in manifest.get("reused_steps", []) else ""
         fitted = manifest["metrics"].get(name, {})
         if fitted.get("ik_found_signal") is False:
@@ -47,13 +67,25 @@ def format_summary(run_dir: Path, manifest: dict[str, Any]) -> str:
         lines.append(f"  {name:<10} {count!s:>12} {seconds:>9.1f}  {note}")
     lift = manifest["metrics"].get("evaluate", {}).get("lift", {})
     if lift:
-        lines.append("  lift of IGL-P over the logged policy [2.5%, point, 97.5%]:")
+        lines.append("  lift of IGL-P over the logged policy on the evaluation events [2.5%, point, 97.5%]:")
         for metric, interval in lift.items():
             values = ", ".join(_fmt(interval.get(key)) for key in ("lower", "point", "upper"))
-            lines.append(f"    {metric:<12} [{values}]")
+            flag = "" if interval.get("reliable", True) else "  UNRELIABLE"
+            lines.append(f"    {metric:<12} [{values}]{flag}")
     lines.append(f"  report: {run_dir / 'report.html'}")
     lines.append(f"  query:  offline-rl sql --run {run_dir} --list")
     return "\n".join(lines)
+
+
+#: The row count a step's line shows, first found: what it fitted on or evaluated.
+_SHOWN_ROWS = ("train_events", "train_steps", "evaluation_events")
+
+
+def _step_rows(rows: dict[str, int]) -> int | str:
+    for key in _SHOWN_ROWS:
+        if key in rows:
+            return rows[key]
+    return max(rows.values()) if rows else ""
 
 
 def _fmt(value) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from offline_rl.config import Boolean, Choice, Config, Integer, Optional, Real
+from offline_rl.config import Boolean, Choice, Config, Integer, Optional, Real, Rule
+from offline_rl.qriql.features import VALIDATION_UNITS
+from offline_rl.runtime import DEVICE_CHOICES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,12 +74,35 @@ class QRIQLConfig(Config):
     weight_decay: float = 1e-5
     """Adam L2 penalty."""
 
-    max_threads: int = 1
-    """Upper bound on torch CPU threads while fitting and predicting. 1 by default: on a
-    shared, oversubscribed CPU two threads ran 30-80x slower (benchmarks/bench_qriql.py)."""
+    validation_fraction: float = 0.0
+    """Share of users (or sessions, see validation_unit) held out of training to measure the
+    held-out loss, early-stop on it and keep the best weights; 0 trains on every row. A unit
+    is held out by a seeded hash of its key, never row by row (docs/qriql.md, "Training")."""
+
+    validation_unit: str = "user"
+    """What the validation split holds out whole: 'user' (every row of a user) or 'session'."""
+
+    validation_every: int = 50
+    """Steps between two evaluations of the held-out loss (and after the last step)."""
+
+    patience: int | None = None
+    """Stop after this many evaluations without a lower held-out loss; None trains every step.
+    Either way a fit with a validation split ends with the weights of its best evaluation."""
+
+    stream_buffer_rows: int = 65536
+    """Rows a fit streamed from Parquet shuffles together (whole row groups are read until the
+    buffer holds this many); bounds its memory. Unused for in-memory frames."""
+
+    device: str = "auto"
+    """'cuda' (the local rank's GPU), 'cpu', or 'auto' (CUDA when available)."""
+
+    max_threads: int | None = None
+    """Torch CPU threads while fitting and predicting; None: OMP_NUM_THREADS if set, else
+    min(4, cores - 1), at least 1 (one thread on a 2-core machine, where two ran 4-20x slower
+    under load; docs/scale.md). The same seed gives the same bits for the same thread count."""
 
     seed: int = 0
-    """Seed of initialisation and mini-batch sampling."""
+    """Seed of initialisation, mini-batch sampling and the validation split."""
 
     CONSTRAINTS = {
         "quantiles": Integer(1),
@@ -96,9 +121,20 @@ class QRIQLConfig(Config):
         "batch_size": Integer(1),
         "learning_rate": Real(0.0, low_open=True),
         "weight_decay": Real(0.0),
-        "max_threads": Integer(1),
+        "validation_fraction": Real(0.0, 1.0, high_open=True),
+        "validation_unit": Choice(tuple(VALIDATION_UNITS)),
+        "validation_every": Integer(1),
+        "patience": Optional(Integer(1)),
+        "stream_buffer_rows": Integer(1),
+        "device": Choice(DEVICE_CHOICES),
+        "max_threads": Optional(Integer(1)),
         "seed": Integer(0),
     }
+
+    RULES = (
+        Rule("patience", "None when validation_fraction == 0 (early stopping needs held-out rows)",
+             lambda c: c.patience is None or c.validation_fraction > 0),
+    )
 
     @property
     def is_iq_learn(self) -> bool:

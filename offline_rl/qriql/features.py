@@ -11,8 +11,9 @@ most ``history_length`` items.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,10 @@ class StateArrays:
     def __len__(self) -> int:
         return int(self.item.shape[0])
 
+    def take(self, index: np.ndarray | slice) -> StateArrays:
+        """The rows at ``index``."""
+        return StateArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
 
 @dataclass(frozen=True, eq=False)
 class TrajectoryArrays:
@@ -114,6 +119,54 @@ class TrajectoryArrays:
 
     def __len__(self) -> int:
         return len(self.state)
+
+    def take(self, index: np.ndarray | slice) -> TrajectoryArrays:
+        """The rows at ``index``."""
+        return TrajectoryArrays(self.state.take(index), self.action[index],
+                                self.next_state.take(index), self.done[index])
+
+    @staticmethod
+    def concat(parts: Sequence[TrajectoryArrays]) -> TrajectoryArrays:
+        """The rows of ``parts``, one after the other."""
+        def states(which: str) -> StateArrays:
+            chosen = [getattr(part, which) for part in parts]
+            return StateArrays(**{f.name: np.concatenate([getattr(c, f.name) for c in chosen])
+                                  for f in fields(StateArrays)})
+        return TrajectoryArrays(states("state"), np.concatenate([p.action for p in parts]),
+                                states("next_state"), np.concatenate([p.done for p in parts]))
+
+
+#: Units a validation split may hold out whole: every row of a user, or of a session.
+VALIDATION_UNITS: dict[str, tuple[str, ...]] = {
+    "user": ("user_id",),
+    "session": ("user_id", "session_id"),
+}
+
+
+def held_out_mask(frame: pl.DataFrame, *, fraction: float, unit: str, seed: int) -> np.ndarray:
+    """bool (n,): the rows of the units (users or sessions) held out for validation.
+
+    A unit is held out when a hash of ``(seed, unit key)`` falls below ``fraction``, so the
+    decision depends on the unit alone: every row of a user (``unit='user'``) or of a session
+    (``'session'``: ``user_id``, ``session_id``) lands on the same side, in whatever order,
+    row group, process or resumed run the rows are seen, and the same seed gives the same
+    split. The held-out share of units is ``fraction`` in expectation, not exactly.
+
+    The hash is BLAKE2b of the text ``"<seed>|<key>"``, stable across machines and library
+    versions (polars' and DuckDB's ``hash`` are not).
+    """
+    if fraction <= 0 or frame.height == 0:
+        return np.zeros(frame.height, dtype=bool)
+    columns = VALIDATION_UNITS[unit]
+    require_columns(frame, columns, where="validation split")
+    keys = frame.select(pl.concat_str([pl.col(c).cast(pl.String) for c in columns], separator="\x1f")
+                        .alias("key"))["key"]
+    units = keys.unique()
+    threshold = int(fraction * 2**64)
+    held = [int.from_bytes(hashlib.blake2b(f"{seed}|{key}".encode(), digest_size=8).digest(), "big")
+            < threshold for key in units.to_list()]
+    held_units = units.filter(pl.Series(held, dtype=pl.Boolean))
+    return keys.is_in(held_units).to_numpy()
 
 
 def padded_lists(series: pl.Series, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,11 @@ QR-IQL (Appendix A.2, Algorithm 1) computes ``u1_i``, ``u2_i`` per quantile head
 ``sum_i [(1 - tau_i)(-u1_i) + tau_i u2_i]``. We scale the sum by ``2 / N`` so that with
 ``N = 1`` (``tau = 1/2``) the loss is exactly the IQ-Learn loss ``-u1 + u2``.
 
+:func:`qriql_loss` is the one objective the learner trains, evaluates on held-out rows and
+reports (``QRIQL.loss``), for every N: with ``N = 1`` and the pinball loss it equals
+:func:`iq_learn_loss`; with ``huber_kappa > 0`` it is the quantile-Huber form of it (for
+N = 1 as well), which :func:`iq_learn_loss` does not compute.
+
 The paper writes ``u2`` without ``gamma`` (Eq. 14 sets gamma = 1 inside the square); we keep the
 ``gamma`` of Problem 4 and note it in docs/qriql.md.
 
@@ -43,9 +48,9 @@ def psi(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return x - x * x / (4.0 * alpha)
 
 
-def quantile_levels(n: int, *, dtype=torch.float32) -> torch.Tensor:
+def quantile_levels(n: int, *, dtype=torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
     """Midpoint quantile levels ``tau_i = (2i - 1) / (2N)``, i = 1..N."""
-    return (2.0 * torch.arange(1, n + 1, dtype=dtype) - 1.0) / (2.0 * n)
+    return (2.0 * torch.arange(1, n + 1, dtype=dtype, device=device) - 1.0) / (2.0 * n)
 
 
 def pinball(u: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
@@ -133,7 +138,7 @@ def qriql_loss(
                              terminal_value)
     u1 = chosen - value
     u2 = (chosen - gamma * next_value) ** 2 / (4.0 * alpha)
-    tau = quantile_levels(quantiles, dtype=chosen.dtype).to(chosen.device)
+    tau = quantile_levels(quantiles, dtype=chosen.dtype, device=chosen.device)
     per_quantile = quantile_huber(u1, tau, huber_kappa) + quantile_huber(u2, tau, huber_kappa)
     loss = 2.0 * per_quantile.mean()
     return LossParts(loss=loss, u1=u1.mean(), u2=u2.mean())
@@ -173,5 +178,8 @@ def _next_value(
 ) -> torch.Tensor:
     """``V(s')`` where not done; the absorbing state's value (0 by default) where done."""
     mask = done.view(-1, *([1] * (value.dim() - 1)))
-    terminal = torch.zeros((), dtype=value.dtype) if terminal_value is None else terminal_value
-    return torch.where(mask, terminal.to(value.dtype).expand_as(value), value)
+    if terminal_value is None:
+        terminal = torch.zeros((), dtype=value.dtype, device=value.device)
+    else:
+        terminal = terminal_value.to(dtype=value.dtype, device=value.device)
+    return torch.where(mask, terminal.expand_as(value), value)

@@ -9,6 +9,11 @@ alias ``trajectories`` for ``user_trajectories``. The connection is read-only in
 * file access is limited to exactly the registered Parquet files (DuckDB's
   ``allowed_paths`` with external access disabled and the configuration locked), so even a
   SELECT cannot read or write any other file.
+
+A run is named by its folder (``runs/2026-11-01``) or, inside the runs folder, by its name:
+a date or ``current``, the symbolic link to the promoted run the nightly job maintains
+(:func:`resolve_run`). The link is resolved once, when the query starts, so a nightly run
+that swaps it meanwhile does not mix two runs in one answer.
 """
 
 from __future__ import annotations
@@ -40,11 +45,28 @@ class RunView:
     columns: tuple[tuple[str, str], ...]
 
 
+def resolve_run(run: str | os.PathLike[str], runs_dir: str | os.PathLike[str] = "runs") -> Path:
+    """The run folder ``run`` names, with symbolic links resolved.
+
+    ``run`` is a folder (``runs/2026-11-01``, ``runs/current``) or, when no such folder
+    exists, a run name inside ``runs_dir`` (``2026-11-01``, ``current``).
+    """
+    path = Path(run)
+    if path.is_dir():
+        return path.resolve()
+    named = Path(runs_dir) / path
+    if len(path.parts) == 1 and named.is_dir():
+        return named.resolve()
+    also = f" (nor {named})" if len(path.parts) == 1 else ""
+    raise FileNotFoundError(f"run folder {path} does not exist{also}")
+
+
 def run_views(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """View name -> Parquet file for every output of the run (nested folders included)."""
     root = Path(run_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"run folder {root} does not exist")
+    root = root.resolve()
     views: dict[str, Path] = {}
     for path in sorted(root.rglob("*.parquet")):
         if path.name.startswith("."):

@@ -30,7 +30,14 @@ while 3-state IGL with ``dislike`` as the negative oracle is not.
 Logging. ``production`` (default): a softmax (temperature 0.1) over the hand-engineered
 score ``P(click) + 2 P(like) - 2 P(dislike)``, estimated from the population style mix (the
 baseline does not know styles) plus fixed per-item estimation noise, mixed with 20% uniform
-exploration so every candidate has probability >= 0.2 / K. ``uniform``: 1 / K.
+exploration so every candidate has probability >= 0.2 / K. It knows the latent reward model
+up to that noise: a near-oracle. ``uniform``: 1 / K. ``bandit``: what a production team
+would actually run: the first ``refresh_rounds`` rounds are logged uniformly, then an
+epsilon-greedy ridge-regression bandit (:class:`~offline_rl.simulators.policies.RidgeRewardBandit`,
+epsilon = ``exploration``) of the hand-engineered reward ``click + 2 like - 2 dislike`` of the
+*logged feedback*, on the published context and item features, is refitted on everything
+logged so far every ``refresh_rounds`` rounds (8,640 rounds, one day at the default pace). It
+never sees the latent reward, the styles or the feedback table.
 
 Context (float32, ``embedding_dim + 2``): ``theta_u``, an ``activity`` feature weakly
 correlated with the style (means +0.5 / 0 / -0.5, unit noise) and a ``tenure`` feature
@@ -40,25 +47,33 @@ proxy ``q_i + N(0, 0.3^2)`` and a "sensational thumbnail" flag equal to ``b_i`` 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from offline_rl.config import Choice, Config, Integer, Real, Reals, Rule
-from offline_rl.simulators.policies import SoftmaxPolicy, UniformPolicy
+from offline_rl.simulators.policies import RidgeRewardBandit, SoftmaxPolicy, UniformPolicy
 from offline_rl.simulators.rewards import three_state_probabilities, three_state_reward
 from offline_rl.simulators.rounds import Rounds, candidate_columns
+from offline_rl.simulators.running import DEFAULT_START_TS, run_policy
 from offline_rl.simulators.sampling import (
     draw_signals,
     sample_visit_users,
     sample_without_replacement,
 )
-from offline_rl.simulators.simulation import SIMULATOR_VERSION, SimulatedLogs, simulate_round_based
+from offline_rl.simulators.simulation import (
+    SIMULATOR_VERSION,
+    SimulatedLogs,
+    SimulationRun,
+    simulate_round_based,
+)
 from offline_rl.simulators.tables import build_actions_table
 
 NAME = "production"
-LOGGING_POLICIES = ("production", "uniform")
+LOGGING_POLICIES = ("production", "uniform", "bandit")
 VOCABULARY: tuple[str, ...] = ("none", "click", "like", "dislike")
 STYLES: tuple[str, ...] = ("clicker", "liker", "quiet")
 
@@ -103,11 +118,18 @@ class ProductionConfig(Config):
     negative_rate: float = 0.06
     """P(r = -1) under uniform play."""
     logging: str = "production"
-    """Logging policy: 'production' (hand-engineered softmax baseline) or 'uniform'."""
+    """Logging policy: 'production' (near-oracle hand-engineered softmax), 'uniform', or
+    'bandit' (epsilon-greedy ridge bandit of the hand-engineered reward of the logged
+    feedback, refitted every refresh_rounds rounds)."""
     temperature: float = 0.1
     """Softmax temperature of the production baseline."""
     exploration: float = 0.2
-    """Uniform mixing of the production baseline: each candidate gets >= exploration / K."""
+    """Uniform mixing of the production baseline and of the bandit (its epsilon): each
+    candidate gets >= exploration / K."""
+    refresh_rounds: int = 8640
+    """'bandit' logging: rounds logged uniformly before the first fit, and between refits."""
+    ridge: float = 1.0
+    """'bandit' logging: L2 penalty of the bandit's ridge regression."""
     estimate_noise: float = 0.1
     """Std of the baseline's fixed per-item error on its hand-engineered score."""
     mean_visit_length: float = 5.0
@@ -127,6 +149,8 @@ class ProductionConfig(Config):
         "logging": Choice(LOGGING_POLICIES),
         "temperature": Real(0.0, low_open=True),
         "exploration": Real(0.0, 1.0, low_open=True),
+        "refresh_rounds": Integer(1),
+        "ridge": Real(0.0, low_open=True),
         "estimate_noise": Real(0.0),
         "mean_visit_length": Real(1.0),
         "seconds_between_events": Real(0.0, low_open=True),
@@ -284,9 +308,15 @@ class ProductionEnvironment:
 
 
 def logging_policy(env: ProductionEnvironment):
-    """The logging policy ``env.config.logging`` names."""
+    """The logging policy ``env.config.logging`` names.
+
+    For 'bandit' this is the bandit before its first fit (uniform); :func:`simulate` refits
+    it on its own logs every ``refresh_rounds`` rounds (:func:`simulate_refreshed_bandit`).
+    """
     if env.config.logging == "uniform":
         return UniformPolicy()
+    if env.config.logging == "bandit":
+        return RidgeRewardBandit(env.item_features, epsilon=env.config.exploration, ridge=env.config.ridge)
     return SoftmaxPolicy(
         env.baseline_scores,
         temperature=env.config.temperature,
@@ -297,9 +327,12 @@ def logging_policy(env: ProductionEnvironment):
 def simulate(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
     """Simulate ``rows`` logged rounds of the production image recommender.
 
-    The environment is drawn from ``seed``; the traffic from ``(seed, 1)``. ``options`` are
-    :class:`ProductionConfig` fields.
+    The environment is drawn from ``seed``; the traffic from ``(seed, 1)`` (with 'bandit'
+    logging, period ``p`` of ``refresh_rounds`` rounds from ``(seed, 1, p)``). ``options``
+    are :class:`ProductionConfig` fields.
     """
+    if options.get("logging") == "bandit":
+        return simulate_refreshed_bandit(rows=rows, seed=seed, **options)
     return simulate_round_based(
         name=NAME,
         version=SIMULATOR_VERSION,
@@ -313,8 +346,61 @@ def simulate(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
     )
 
 
+def simulate_refreshed_bandit(*, rows: int, seed: int, **options: Any) -> SimulatedLogs:
+    """``rows`` rounds logged by the 'bandit' policy, refitted every ``refresh_rounds`` rounds.
+
+    Period 0 is logged uniformly; after each period the bandit is refitted on every event
+    logged so far (context, logged action, ``click + 2 like - 2 dislike`` of the logged
+    feedback) and logs the next period. Event ids and timestamps run on across periods.
+    """
+    run = SimulationRun(rows=rows, seed=seed)
+    config = ProductionConfig.from_dict(options)
+    env = ProductionEnvironment(config, seed=run.seed)
+    bandit = logging_policy(env)
+    weights = {signal: float(value) for signal, value in HAND_ENGINEERED_WEIGHTS.items()}
+    tables: list[pa.Table] = []
+    contexts: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    start_ts = DEFAULT_START_TS
+    for period, first in enumerate(range(0, run.rows, config.refresh_rounds)):
+        n = min(config.refresh_rounds, run.rows - first)
+        table = run_policy(env, bandit, n, seed=[run.seed, 1, period], start_event_id=first,
+                           start_ts=start_ts, seconds_between_events=config.seconds_between_events)
+        tables.append(table)
+        width = env.user_context.shape[1]
+        contexts.append(np.asarray(table.column("context").combine_chunks().flatten()).reshape(n, width))
+        actions.append(np.asarray(table.column("action")))
+        targets.append(np.array([weights[str(s)] for s in table.column("feedback").to_pylist()]))
+        bandit.fit(np.concatenate(contexts), np.concatenate(actions), np.concatenate(targets))
+        start_ts = table.column("ts")[-1].as_py() + dt.timedelta(seconds=config.seconds_between_events)
+    logs = pa.concat_tables(tables) if tables else run_policy(env, bandit, 0, seed=[run.seed, 1])
+    truth = {
+        "simulator": NAME,
+        "simulator_version": SIMULATOR_VERSION,
+        "seed": run.seed,
+        "rows": run.rows,
+        "config": config.to_dict(),
+        "logging_policy": _describe_logging(config, env),
+        **env.truth(),
+    }
+    return SimulatedLogs(logs=logs, actions=env.actions_table(), truth=truth, vocabulary=env.vocabulary,
+                         environment=env)
+
+
 def _describe_logging(config: ProductionConfig, env: ProductionEnvironment) -> dict[str, Any]:
     """The logging policy as recorded in ``truth.json``."""
+    if config.logging == "bandit":
+        return {
+            "kind": "ridge_bandit",
+            "reward": "click + 2 like - 2 dislike of the logged feedback",
+            "features": "[1, context, item features, context x item features, item one-hot]",
+            "exploration": "epsilon-greedy",
+            "epsilon": config.exploration,
+            "ridge": config.ridge,
+            "refresh_rounds": config.refresh_rounds,
+            "first_period": "uniform",
+        }
     return (
         {"kind": "uniform"}
         if config.logging == "uniform"

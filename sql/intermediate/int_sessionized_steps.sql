@@ -3,6 +3,11 @@
 -- params: $session_gap_seconds (a gap longer than this starts a new session)
 -- grain: one row per logged decision (event_id)
 -- A signal missing from signal_responses counts as positive engagement (response 1).
+-- The gap is measured exactly, in whole microseconds (the timestamps' resolution), and
+-- compared with $session_gap_seconds * 1e6 as a DOUBLE: 1800.5 s > 1800 s on both engines.
+-- It used to be EPOCH(ts) - EPOCH(previous_ts), fractional seconds on DuckDB but
+-- whole-second UNIX_TIMESTAMP once transpiled to Spark, so a gap of 1800.5 s started a new
+-- session on DuckDB only. DuckDB's sessions are unchanged by the rewrite.
 WITH responses AS (
     SELECT
         d.user_id,
@@ -27,7 +32,7 @@ starts AS (
         response,
         CASE
             WHEN previous_ts IS NULL THEN 1
-            WHEN EPOCH(ts) - EPOCH(previous_ts) > $session_gap_seconds THEN 1
+            WHEN date_diff('microsecond', previous_ts, ts) > CAST($session_gap_seconds AS DOUBLE) * 1000000 THEN 1
             ELSE 0
         END AS starts_session
     FROM responses

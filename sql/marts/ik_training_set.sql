@@ -9,6 +9,9 @@
 -- non-uniform distribution of the paper's footnote 2: each row is uniform over its own set,
 -- so rewards stay rare whenever fewer than half of each A_t's actions are rewarding.
 -- weight = min(raw_weight, $max_weight) trades variance for bias when propensities are tiny.
+-- action_index is NULL when the action is not in its candidate set (validation refuses such
+-- rows; the data test assert_ik_training_set_valid flags them): array_position gives NULL
+-- there on DuckDB and 0 on Spark, hence the NULLIF.
 WITH decisions AS (
     SELECT
         event_id,
@@ -19,9 +22,9 @@ WITH decisions AS (
         candidate_actions,
         num_candidates,
         action,
-        CAST(array_position(candidate_actions, action) - 1 AS BIGINT) AS action_index,
+        CAST(NULLIF(array_position(candidate_actions, action), 0) - 1 AS BIGINT) AS action_index,
         propensity,
-        1.0 / (num_candidates * propensity) AS raw_weight
+        CAST(1 AS DOUBLE) / (num_candidates * propensity) AS raw_weight
     FROM stg_logged_decisions
 )
 SELECT

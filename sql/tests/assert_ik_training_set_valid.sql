@@ -2,6 +2,7 @@
 -- inputs: ik_training_set
 -- params: none
 -- grain: one row per failing decision; an empty result means the mart is sound
+-- action_index IS NULL: the logged action is not in its candidate set.
 SELECT
     event_id,
     action_index,
@@ -9,7 +10,8 @@ SELECT
     raw_weight,
     weight
 FROM ik_training_set
-WHERE action_index < 0
+WHERE action_index IS NULL
+    OR action_index < 0
     OR action_index >= num_candidates
     OR NOT (raw_weight > 0)
     OR NOT (weight > 0)

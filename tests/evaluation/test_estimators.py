@@ -203,3 +203,147 @@ def test_expected_under_policy_tolerance_and_bounds():
         expected_under_policy([[np.nan, 1.0]], q)
     with pytest.raises(ValueError, match=r"2-D of the same shape"):
         expected_under_policy([0.5, 0.5], [1.0, 3.0])
+
+
+def _full(message: str) -> str:
+    """The whole message, anchored: a mangled name or text must not still match."""
+    return "^" + message + "$"
+
+
+@pytest.mark.parametrize(
+    ("estimator", "extra"),
+    [
+        (ips, {}),
+        (capped_ips, {"cap": 2.0}),
+        (snips, {}),
+        (ncis, {"cap": 2.0}),
+        (doubly_robust, {"reward_logged": [0.1, 0.2], "expected_reward_target": [0.3, 0.4]}),
+    ],
+)
+def test_every_estimator_checks_its_rewards(estimator, extra):
+    """Each estimator validates the rewards itself: length against the weights, finiteness,
+    with the argument's name in the message."""
+    with pytest.raises(ValueError, match=_full(r"Expected `rewards.shape\[0\] == 2`, but found 3.")):
+        estimator([1.0, 0.0, 1.0], [0.5, 0.5], [0.5, 0.5], **extra)
+    with pytest.raises(ValueError, match=_full(r"`rewards` must be finite; row 1 is nan.")):
+        estimator([1.0, np.nan], [0.5, 0.5], [0.5, 0.5], **extra)
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("reward_logged", r"Expected `reward_logged.shape\[0\] == 2`, but found 3."),
+        ("expected_reward_target", r"Expected `expected_reward_target.shape\[0\] == 2`, but found 3."),
+    ],
+)
+def test_doubly_robust_checks_the_model_lengths(argument, message):
+    model = {"reward_logged": [0.1, 0.2], "expected_reward_target": [0.3, 0.4]}
+    model[argument] = [0.1, 0.2, 0.3]
+    with pytest.raises(ValueError, match=_full(message)):
+        doubly_robust([1.0, 0.0], [0.5, 0.5], [0.5, 0.5], **model)
+    model[argument] = [0.1, np.inf]
+    with pytest.raises(ValueError, match=_full(rf"`{argument}` must be finite; row 1 is inf.")):
+        doubly_robust([1.0, 0.0], [0.5, 0.5], [0.5, 0.5], **model)
+
+
+def test_missing_values_are_refused_as_nan():
+    """A null that reaches the estimators as None is a non-finite value, named by row, not
+    a TypeError from inside numpy."""
+    with pytest.raises(ValueError, match=_full(r"`rewards` must be finite; row 1 is nan.")):
+        ips([1.0, None], [0.5, 0.5], [0.5, 0.5])
+    q = np.array([[1.0, 3.0]])
+    with pytest.raises(
+        ValueError, match=_full(r"`action_probs` must be finite; row 0, column 1 is nan.")
+    ):
+        expected_under_policy([[1.0, None]], q)
+    with pytest.raises(
+        ValueError, match=_full(r"`reward_predictions` must be finite; row 0, column 0 is nan.")
+    ):
+        expected_under_policy([[0.5, 0.5]], [[None, 1.0]])
+    with pytest.raises(
+        ValueError,
+        match=_full(
+            r"Expected `action_probs` and `reward_predictions` to be 2-D of the same shape, "
+            r"but found \(1, 2\) and \(1, 3\)."
+        ),
+    ):
+        expected_under_policy([[0.5, 0.5]], [[1.0, 2.0, 3.0]])
+
+
+@pytest.mark.filterwarnings("error")  # no "Mean of empty slice" warning reaches the user
+def test_empty_inputs_are_nan_without_warnings():
+    for estimate in (on_policy_mean([]), direct_method([])):
+        assert np.isnan(estimate.value) and estimate.n == 0 and estimate.ess == 0.0
+        assert estimate.max_weight == 1.0
+
+
+def test_a_hand_computed_example():
+    """Three events worked by hand: w = (2, 2, 0.5), capped at 1: (1, 1, 0.5)."""
+    rewards, target, propensity = [1.0, 0.0, 1.0], [0.5, 1.0, 0.2], [0.25, 0.5, 0.4]
+    ess, ess_capped = 4.5**2 / 8.25, 2.5**2 / 2.25
+    cases = [
+        (ips(rewards, target, propensity), 2.5 / 3, ess, 2.0),
+        (snips(rewards, target, propensity), 2.5 / 4.5, ess, 2.0),
+        (capped_ips(rewards, target, propensity, cap=1.0), 1.5 / 3, ess_capped, 1.0),
+        (ncis(rewards, target, propensity, cap=1.0), 1.5 / 2.5, ess_capped, 1.0),
+        (
+            doubly_robust(
+                rewards, target, propensity, reward_logged=[0.5] * 3, expected_reward_target=[0.4] * 3
+            ),
+            0.4 + (2 * 0.5 - 2 * 0.5 + 0.5 * 0.5) / 3,
+            ess,
+            2.0,
+        ),
+        (on_policy_mean(rewards), 2 / 3, 3.0, 1.0),
+        (direct_method([0.4, 0.1, 0.1]), 0.2, 3.0, 1.0),
+    ]
+    for estimate, value, ess_expected, largest in cases:
+        assert estimate.n == 3
+        assert estimate.value == pytest.approx(value, rel=1e-15)
+        assert estimate.ess == pytest.approx(ess_expected, rel=1e-15)
+        assert estimate.max_weight == largest
+
+
+def test_weights_summing_to_at_most_one():
+    """Small weights are ordinary: a total weight <= 1 is still a defined ratio, a cap below 1
+    is a valid cap, and Sum w^2 <= 1 still gives the Kish ESS."""
+    # w = (0.2, 0.4): SNIPS = NCIS = 0.2 / 0.6
+    assert snips([1.0, 0.0], [0.1, 0.2], [0.5, 0.5]).value == pytest.approx(1 / 3, rel=1e-15)
+    assert ncis([1.0, 0.0], [0.1, 0.2], [0.5, 0.5], cap=2.0).value == pytest.approx(1 / 3, rel=1e-15)
+    # cap 0.5 < 1: wbar = (0.5, 0.5)
+    capped = capped_ips([1.0, 0.0], [0.5, 1.0], [0.5, 0.5], cap=0.5)
+    assert (capped.value, capped.max_weight, capped.ess) == (0.25, 0.5, 2.0)
+    assert ncis([1.0, 0.0], [0.5, 1.0], [0.5, 0.5], cap=0.5).value == 0.5
+    assert weight_diagnostics(np.array([0.5])) == (1.0, 0.5)
+    assert weight_diagnostics(np.array([0.3, 0.3])) == pytest.approx((2.0, 0.3), rel=1e-15)
+
+
+def test_weight_diagnostics_of_a_mask():
+    """0/1 weights given as booleans (a deterministic policy matching the log) count events."""
+    assert weight_diagnostics(np.array([True, True, False])) == (2.0, 1.0)
+
+
+@pytest.mark.filterwarnings("error")  # undefined is reported as NaN, not as a RuntimeWarning
+def test_zero_total_weight_is_nan_without_warnings():
+    assert np.isnan(snips([1.0, 0.0], [0.0, 0.0], [0.5, 0.5]).value)
+    assert np.isnan(ncis([1.0, 0.0], [0.0, 0.0], [0.5, 0.5], cap=2.0).value)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: ips([1.0], [np.nan], [0.5]), r"`target_prob` must be finite; row 0 is nan."),
+        (lambda: ips([1.0], [[0.5]], [0.5]), r"Expected `target_prob` to be 1-D, but found shape \(1, 1\)."),
+        (lambda: ips([1.0], [0.5], [np.inf]), r"`propensity` must be finite; row 0 is inf."),
+        (lambda: on_policy_mean([0.0, np.nan]), r"`rewards` must be finite; row 1 is nan."),
+        (lambda: on_policy_mean([[0.0]]), r"Expected `rewards` to be 1-D, but found shape \(1, 1\)."),
+        (
+            lambda: ips([1.0, 0.0, 1.0], [0.5] * 3, [0.5, 0.5, 1e-320]),
+            r"propensity row 2 is 1e-320, below the smallest accepted propensity 1e-12: its "
+            r"importance weight would exceed 1e\+12 and decide every estimate alone \(1 such rows\).",
+        ),
+    ],
+)
+def test_messages_name_the_argument_and_row(call, message):
+    with pytest.raises(ValueError, match=_full(message)):
+        call()

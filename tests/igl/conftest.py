@@ -16,5 +16,7 @@ def covertype_small():
 
 @pytest.fixture(scope="session")
 def fitted_small(covertype_small):
+    """(model, its training rows decoded out of fold)."""
     _, frame, _ = covertype_small
-    return IGLP(IGLPConfig(seed=0, **SMALL_CONFIG)).fit(frame)
+    model = IGLP(IGLPConfig(seed=0, **SMALL_CONFIG))
+    return model, model.fit_decode(frame)

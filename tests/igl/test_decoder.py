@@ -1,4 +1,5 @@
-"""Eq. (4) on hand-made P_hat values."""
+"""Eq. (4) on hand-made P_hat values: every default, boundary, sign and check of the decoder
+is pinned by a fast test (``mutmut`` over offline_rl/igl/decoder.py: docs/igl.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def test_threshold_boundary_exactly_two_is_not_extreme():
     p_hat = np.array([0.5, 0.5 + 1e-12, 0.25, 0.9, 0.0])
     rewards = decode_rewards(k * p_hat)
     np.testing.assert_array_equal(rewards, [0.0, 1.0, 0.0, 1.0, 0.0])
+    assert rewards.dtype == np.float64
 
 
 def test_two_states_never_negative():
@@ -22,13 +24,32 @@ def test_two_states_never_negative():
     np.testing.assert_array_equal(extreme_events(k_p_hat), [False, False, True, True])
 
 
+def test_the_defaults_are_the_papers():
+    """alpha = 1 (2-state IGL embeds in Eq. 4) and threshold 2 (Eq. 3), in both functions."""
+    k_p_hat = np.array([2.0, 2.0 + 1e-9, 2.9, 3.1])
+    np.testing.assert_array_equal(extreme_events(k_p_hat), [False, True, True, True])
+    negative = np.ones(4, dtype=bool)
+    np.testing.assert_array_equal(decode_rewards(k_p_hat, negative), [0.0, -1.0, -1.0, -1.0])
+    # an explicit threshold is used by both the flag and the reward
+    np.testing.assert_array_equal(extreme_events(k_p_hat, threshold=3.0), [False, False, False, True])
+    np.testing.assert_array_equal(decode_rewards(k_p_hat, threshold=3.0), [0.0, 0.0, 0.0, 1.0])
+    # integer inputs are compared as numbers, not truncated
+    np.testing.assert_array_equal(extreme_events(np.array([2, 3])), [False, True])
+
+
 @pytest.mark.parametrize("alpha, expected_negative", [(1.0, -1.0), (0.5, -2.0), (0.25, -4.0)])
 def test_oracle_and_alpha(alpha, expected_negative):
     k_p_hat = np.array([3.0, 3.0, 1.0, 1.0, 2.0])
     negative = np.array([True, False, True, False, True])
     rewards = decode_rewards(k_p_hat, negative, alpha=alpha)
     # extreme & DN -> -1/alpha; extreme & not DN -> +1; not extreme -> 0 whatever DN says
-    np.testing.assert_allclose(rewards, [expected_negative, 1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(rewards, [expected_negative, 1.0, 0.0, 0.0, 0.0], rtol=0, atol=0)
+
+
+def test_no_oracle_is_two_state_igl():
+    k_p_hat = np.array([3.0, 1.0])
+    np.testing.assert_array_equal(decode_rewards(k_p_hat, None, alpha=0.25), [1.0, 0.0])
+    np.testing.assert_array_equal(decode_rewards(k_p_hat, [True, False], alpha=0.25), [-4.0, 0.0])
 
 
 def test_definitely_negative_oracle():
@@ -36,16 +57,26 @@ def test_definitely_negative_oracle():
     np.testing.assert_array_equal(
         definitely_negative(feedback, ("dislike", "angry")), [False, True, False, True]
     )
-    np.testing.assert_array_equal(definitely_negative(feedback, ()), [False] * 4)
+    out = definitely_negative(feedback, ())
+    assert out.dtype == bool and out.shape == (4,) and not out.any()
+    # any iterable of signals and of feedback (a list, a generator) works the same
+    np.testing.assert_array_equal(
+        definitely_negative(["dislike", "like"], iter(["dislike"])), [True, False])
+    np.testing.assert_array_equal(
+        definitely_negative((s for s in ["like", "dislike"]), ["dislike"]), [False, True])
+    assert definitely_negative(np.array(["a", "b"]), ["b"]).dtype == bool
 
 
 @pytest.mark.parametrize(
     "k_p_hat, negative, alpha, match",
     [
-        (np.array([1.0]), None, 0.0, "alpha must be > 0"),
-        (np.array([1.0, 2.0]), np.array([True]), 1.0, "negative.shape == k_p_hat.shape"),
-        (np.array([np.nan]), None, 1.0, "NaN"),
-        (np.ones((2, 2)), None, 1.0, "k_p_hat.ndim == 1"),
+        (np.array([1.0]), None, 0.0, r"^alpha must be > 0 \(Eq. 4 decodes to -1/alpha\). Got 0.0\.$"),
+        (np.array([1.0]), None, -1.0, r"^alpha must be > 0"),
+        (np.array([1.0, 2.0]), np.array([True]), 1.0,
+         r"^Expected `negative.shape == k_p_hat.shape`, but found \(1,\) and \(2,\)\.$"),
+        (np.array([np.nan]), None, 1.0,
+         r"^k_p_hat contains NaN; the IK model produced an invalid probability\.$"),
+        (np.ones((2, 2)), None, 1.0, r"^Expected `k_p_hat.ndim == 1`, but found 2\.$"),
     ],
 )
 def test_bad_inputs(k_p_hat, negative, alpha, match):
@@ -75,3 +106,19 @@ def test_eq4_alpha_refuses_a_propensity_outside_0_1(c):
 
     with pytest.raises(ValueError, match="propensity"):
         eq4_alpha(c)
+
+
+def test_a_tiny_alpha_is_accepted():
+    np.testing.assert_array_equal(decode_rewards(np.array([5.0]), [True], alpha=1e-3), [-1000.0])
+
+
+def test_inputs_are_converted_as_documented():
+    """Signals are compared as given (no conversion to text); a missing K * P_hat is NaN
+    (refused by the decoder, never extreme); the oracle mask may be 0/1 integers."""
+    np.testing.assert_array_equal(definitely_negative(["dislike", 2, 2.5], ["dislike", 2]),
+                                  [True, True, False])
+    with pytest.raises(ValueError, match="NaN"):
+        decode_rewards([3.0, None])
+    np.testing.assert_array_equal(extreme_events([3.0, None]), [True, False])
+    np.testing.assert_array_equal(decode_rewards([3.0, 3.0, 1.0], [1, 0, 1], alpha=0.5),
+                                  [-2.0, 1.0, 0.0])

@@ -1,23 +1,19 @@
-"""Small-budget simulation: the learned policy beats uniform on the hidden reward."""
+"""Small-budget simulation: the learned policies (off- and on-policy) beat the best reward-blind
+policy (always the majority class) on the hidden reward, and the out-of-fold decoded reward
+tracks it."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import polars as pl
 
 from offline_rl.simulators import Rounds
 
 
-def test_policy_beats_uniform_on_hidden_reward(fitted_small, covertype_small):
-    sim, _, _ = covertype_small
-    env = sim.environment
-    rng = np.random.default_rng(123)
-    n = 4000
-    rounds: Rounds = env.sample_rounds(n, rng)
-    import polars as pl
-
-    frame = pl.DataFrame(
+def _rounds_frame(rounds: Rounds) -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "user_id": rounds.user_id.astype(np.int64),
             "context": pl.Series(rounds.context.astype(np.float32).tolist(),
@@ -26,25 +22,40 @@ def test_policy_beats_uniform_on_hidden_reward(fitted_small, covertype_small):
                                            dtype=pl.List(pl.Int64)),
         }
     )
-    actions = fitted_small.predict(frame)
-    reward = env.latent_reward(rounds, actions)
-    uniform = 1.0 / env.n_actions
-    # one-sided test at about 4 standard errors of a Bernoulli(1/7) mean over n rounds
-    margin = 4.0 * math.sqrt(uniform * (1 - uniform) / n)
-    assert reward.mean() > uniform + margin, (reward.mean(), uniform, margin)
+
+
+def _majority_rate(env, rounds: Rounds) -> float:
+    """True-reward rate of always playing the most frequent class (knows the label prior)."""
+    rewards = [env.latent_reward(rounds, np.full(len(rounds), a)).mean()
+               for a in range(env.n_actions)]
+    return float(max(rewards))
+
+
+def test_policy_beats_the_majority_class_on_hidden_reward(fitted_small, covertype_small):
+    model, _ = fitted_small
+    env = covertype_small[0].environment
+    rounds: Rounds = env.sample_rounds(4000, np.random.default_rng(123))
+    reward = env.latent_reward(rounds, model.predict(_rounds_frame(rounds)))
+    majority = _majority_rate(env, rounds)
+    # one-sided, about 4 standard errors of a Bernoulli mean over n rounds
+    margin = 4.0 * math.sqrt(majority * (1 - majority) / len(rounds))
+    assert reward.mean() > majority + margin, (reward.mean(), majority, margin)
 
 
 def test_decoded_reward_tracks_hidden_reward(fitted_small, covertype_small):
-    _, frame, reward = covertype_small
-    decoded = fitted_small.decode(frame)["decoded_reward"].to_numpy()
-    tp = float((decoded * reward).sum())
-    precision = tp / max(decoded.sum(), 1.0)
-    naive = reward.mean()  # precision of calling every event a reward
-    assert precision > naive + 0.3, (precision, naive)
+    """Out of fold (no row decoded by a model that saw it): precision of r_hat = 1 well above
+    the base rate, and the IK model found the signal."""
+    model, decoded = fitted_small
+    _, _, reward = covertype_small
+    assert model.ik_found_signal_
+    r_hat = decoded["decoded_reward"].to_numpy()
+    precision = float((r_hat * reward).sum() / max(r_hat.sum(), 1.0))
+    assert r_hat.sum() > 0.05 * len(r_hat) and precision > 0.9, (precision, r_hat.mean())
 
 
-def test_on_policy_loop_beats_uniform():
-    """Algorithm 1's on-policy branch on a small Covertype environment (SquareCB)."""
+def test_on_policy_loop_beats_the_majority_class():
+    """Algorithm 1's on-policy branch on a small Covertype environment (SquareCB): after
+    15,000 rounds its greedy policy beats the best reward-blind policy on fresh rounds."""
     from offline_rl.igl.config import IGLPConfig
     from offline_rl.igl.learner import IGLP
     from offline_rl.simulators import make_environment
@@ -53,8 +64,8 @@ def test_on_policy_loop_beats_uniform():
     config = IGLPConfig(hidden_dim=32, action_dim=8, max_threads=1, ik_warmup_epochs=2,
                         exploration="squarecb", gamma=50.0)
     model = IGLP(config).fit_online(env, rounds=15_000, batch_rounds=500, seed=0)
-    latent = np.asarray(model.online_traces_["latent_reward"][-6:])  # last 3000 rounds
-    n = 6 * 500
-    uniform = 1.0 / env.n_actions
-    margin = 4.0 * math.sqrt(uniform * (1 - uniform) / n)
-    assert latent.mean() > uniform + margin, (latent.mean(), uniform + margin)
+    rounds: Rounds = env.sample_rounds(4000, np.random.default_rng(123))
+    reward = env.latent_reward(rounds, model.predict(_rounds_frame(rounds)))
+    majority = _majority_rate(env, rounds)
+    margin = 4.0 * math.sqrt(majority * (1 - majority) / len(rounds))
+    assert reward.mean() > majority + margin, (reward.mean(), majority, margin)

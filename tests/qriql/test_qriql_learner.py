@@ -59,12 +59,13 @@ def test_logged_reward_uses_actual_next_state(fitted, trajectories):
     """r* of the logged action is Q(s, a) - gamma V(s') with the logged s'."""
     import torch
 
-    from offline_rl.qriql.learner import _tensors
+    from offline_rl.qriql.training import state_tensors
 
     data = fitted._encode(trajectories)
+    cpu = torch.device("cpu")
     with torch.no_grad():
-        q = fitted.network_(*_tensors(data.state)).mean(-1).double().numpy()
-        qn = fitted.network_(*_tensors(data.next_state)).mean(-1).double()
+        q = fitted.network_(*state_tensors(data.state, cpu)).mean(-1).double().numpy()
+        qn = fitted.network_(*state_tensors(data.next_state, cpu)).mean(-1).double()
         v = torch.logsumexp(qn, dim=1).numpy() * (~data.done)
     rows = np.arange(len(data))
     expected = q[rows, data.action] - fitted.config.gamma * v

@@ -1,4 +1,8 @@
-"""Golden-file tests: each SQL job on a small fixture whose expected rows were worked out by hand."""
+"""Golden-file tests: each SQL job on a small fixture whose expected rows were worked out by hand.
+
+Every test runs on both engines (the ``engine`` fixture of ``conftest.py``): DuckDB in
+``make test``, Spark in ``make test-spark``.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +51,10 @@ IK_LOGS = _logs(
 
 
 @pytest.mark.parametrize(("max_weight", "clipped"), [(None, 5.0), (4.0, 4.0)])
-def test_ik_training_set_golden(max_weight, clipped):
-    result = pl.from_arrow(run_sql_job("ik_training_set", {"logs": IK_LOGS}, {"max_weight": max_weight}))
+def test_ik_training_set_golden(engine, max_weight, clipped):
+    result = pl.from_arrow(
+        run_sql_job("ik_training_set", {"logs": IK_LOGS}, {"max_weight": max_weight}, engine=engine)
+    )
     expected = pl.DataFrame(
         {
             "event_id": [1, 2, 3, 4],
@@ -82,13 +88,13 @@ TRAJECTORY_LOGS = _logs(
 )
 
 
-def test_user_trajectories_golden():
+def test_user_trajectories_golden(engine):
     config = PrepareConfig(history_length=2, session_gap_seconds=1800)
     views = {
         "logs": TRAJECTORY_LOGS,
         "signal_responses": signal_responses(["click", "like", "none", "dislike"], config.negative_signals),
     }
-    result = pl.from_arrow(run_sql_job("user_trajectories", views, config.sql_params()))
+    result = pl.from_arrow(run_sql_job("user_trajectories", views, config.sql_params(), engine=engine))
     expected = pl.DataFrame(
         {
             "user_id": [1, 1, 1, 1, 2],
@@ -123,9 +129,11 @@ DECODED = pl.DataFrame(
 SEGMENTS = pl.DataFrame({"user_id": [1, 2], "segment": ["bizarro", "normal"]})
 
 
-def test_extreme_rate_by_segment_golden():
+def test_extreme_rate_by_segment_golden(engine):
     result = pl.from_arrow(
-        run_sql_job("extreme_rate_by_segment", {"decoded_rewards": DECODED, "user_segments": SEGMENTS})
+        run_sql_job(
+            "extreme_rate_by_segment", {"decoded_rewards": DECODED, "user_segments": SEGMENTS}, engine=engine
+        )
     )
     expected = pl.DataFrame(
         {
@@ -138,11 +146,11 @@ def test_extreme_rate_by_segment_golden():
             "mean_k_p_hat": [2.0, 4.0, 3.0, 2.5, 1.0, 0.5],
         }
     )
-    assert_frame_equal(result, expected, check_dtypes=False)
+    assert_frame_equal(result, expected, check_exact=False, rel_tol=1e-12)
 
 
-def test_decoded_reward_by_signal_golden():
-    result = pl.from_arrow(run_sql_job("decoded_reward_by_signal", {"decoded_rewards": DECODED}))
+def test_decoded_reward_by_signal_golden(engine):
+    result = pl.from_arrow(run_sql_job("decoded_reward_by_signal", {"decoded_rewards": DECODED}, engine=engine))
     expected = pl.DataFrame(
         {
             "feedback": ["click", "dislike", "none"],
@@ -154,12 +162,36 @@ def test_decoded_reward_by_signal_golden():
             "mean_k_p_hat": [2.0, 3.25, 0.5],
         }
     )
-    assert_frame_equal(result, expected, check_dtypes=False)
+    # Shares are DOUBLE on both engines: 1/3 to the last bit, not DECIMAL's 0.33333.
+    assert_frame_equal(result, expected, check_exact=False, rel_tol=1e-12)
 
 
-def test_data_tests_pass_on_sound_marts_and_catch_broken_rows():
-    marts = pl.from_arrow(run_sql_job("ik_training_set", {"logs": IK_LOGS}, {"max_weight": 4.0}))
-    assert run_sql_job("assert_ik_training_set_valid", {"ik_training_set": marts}).num_rows == 0
-    broken = marts.with_columns(pl.when(pl.col("event_id") == 3).then(-1).otherwise(pl.col("action_index")).alias("action_index"))
-    failing = run_sql_job("assert_ik_training_set_valid", {"ik_training_set": broken})
-    assert failing.column("event_id").to_pylist() == [3]
+def test_data_tests_pass_on_sound_marts_and_catch_broken_rows(engine):
+    marts = pl.from_arrow(run_sql_job("ik_training_set", {"logs": IK_LOGS}, {"max_weight": 4.0}, engine=engine))
+    assert run_sql_job("assert_ik_training_set_valid", {"ik_training_set": marts}, engine=engine).num_rows == 0
+    # event 3 gets a negative index, event 4 the NULL index of an action missing from its set.
+    broken = marts.with_columns(
+        pl.when(pl.col("event_id") == 3).then(-1)
+        .when(pl.col("event_id") == 4).then(None)
+        .otherwise(pl.col("action_index")).alias("action_index")
+    )
+    failing = run_sql_job("assert_ik_training_set_valid", {"ik_training_set": broken}, engine=engine)
+    assert sorted(failing.column("event_id").to_pylist()) == [3, 4]
+
+
+def test_trajectory_data_test_passes_on_the_mart_and_catches_broken_steps(engine):
+    config = PrepareConfig(history_length=2, session_gap_seconds=1800)
+    views = {
+        "logs": TRAJECTORY_LOGS,
+        "signal_responses": signal_responses(["click", "like", "none", "dislike"], config.negative_signals),
+    }
+    trajectories = pl.from_arrow(run_sql_job("user_trajectories", views, config.sql_params(), engine=engine))
+    check = "assert_user_trajectories_valid"
+    assert run_sql_job(check, {"user_trajectories": trajectories}, engine=engine).num_rows == 0
+    # event 12 claims to end its session although a next item follows; event 21 answers 2.
+    broken = trajectories.with_columns(
+        pl.when(pl.col("event_id") == 12).then(True).otherwise(pl.col("done")).alias("done"),
+        pl.when(pl.col("event_id") == 21).then(2).otherwise(pl.col("response")).alias("response"),
+    )
+    failing = run_sql_job(check, {"user_trajectories": broken}, engine=engine)
+    assert sorted(failing.column("event_id").to_pylist()) == [12, 21]

@@ -243,7 +243,7 @@ def run_covertype_experiment(
         "holdout_events_with_training_context": contexts_seen,
         "fit_seconds": fit_seconds,
         "fit_cpu_seconds": fit_cpu_seconds,
-        "best_restart": model.best_restart_,
+        "best_restart": [r.restart for r in model.ik_restarts_ if r.kept],
         "restart_validation_nll": [r.validation_nll for r in model.ik_restarts_],
         "decoded_precision": scores["precision"],
         "decoded_recall": scores["recall"],
@@ -295,9 +295,10 @@ def _figure(path, model, user_emb, user_truth, word_emb, word_truth, metrics) ->
     ax.legend()
     ax = axes[2]
     for record in model.ik_restarts_:
-        style = "-" if record.restart == model.best_restart_ else ":"
+        style = "-" if record.kept else ":"
         ax.plot(np.arange(1, len(record.curve) + 1), record.curve, style,
-                label=f"IK restart {record.restart} (held-out NLL {record.validation_nll:.3f})")
+                label=f"IK fold {record.fold} restart {record.restart} "
+                      f"(held-out NLL {record.validation_nll:.3f})")
     k = 7
     ax.axhline(np.log(k), color="grey", lw=0.8, label="uniform (log 7)")
     ax.set_xlabel("epoch")
