@@ -274,11 +274,11 @@ def test_production_smoke(tmp_path):
     result = run_production_seeds(tmp_path, seeds=(0, 1), alphas=(0.25, 1.0), rows=6000,
                                   fresh_rows=1500, n_replicates=20, make_figure=False,
                                   config_overrides=TINY)
-    assert set(result.table["algorithm"]) == {"IGL-P(3) a=0.25", "IGL-P(3) a=1", "IGL-P(2)"}
-    assert result.table.height == 2 * 3 * 3
-    assert set(result.latent["policy"]) == {"baseline", "IGL-P(3) a=0.25", "IGL-P(3) a=1",
-                                            "IGL-P(2)"}
-    assert result.claims.height == 2 * (2 + 3 * 2)
+    igl = {"IGL-P(3) a=0.25", "IGL-P(3) a=1", "IGL-P(3) a=est", "IGL-P(2)"}
+    assert set(result.table["algorithm"]) == igl
+    assert result.table.height == 2 * 4 * 3
+    assert set(result.latent["policy"]) == {"baseline", *igl}
+    assert result.claims.height == 2 * (2 + 3 * 3)
     assert result.claims.group_by("seed", "claim", "algorithm").len()["len"].max() == 1
     for name in ("production_seeds.parquet", "production_seeds_claims.parquet",
                  "production_seed1_latent.parquet"):
@@ -304,10 +304,10 @@ def test_news_smoke(tmp_path):
 
     result = run_news_seeds(tmp_path, seeds=(0, 1), alphas=(0.25,), rows=4000, fresh_rows=1500,
                             make_figure=False, config_overrides=TINY)
-    assert result.table.height == 2 * 3 * 3  # seeds x algorithms x groups
+    assert result.table.height == 2 * 4 * 3  # seeds x algorithms x groups
     assert set(result.fairness.columns) >= {"positive_spread", "worst_positive",
                                              "worst_negative_group", "negative_mean"}
-    assert result.claims.height == 2 * 3
+    assert result.claims.height == 2 * 3 * 2  # seeds x claims x (alpha 0.25, estimated)
     fractions = result.table["positive_fraction"].to_numpy()
     assert ((fractions > 0) & (fractions < 1)).all()
     assert (tmp_path / "news_seeds_claims.parquet").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -132,3 +133,71 @@ def paired_ratio_interval(candidate: np.ndarray, baseline: np.ndarray, *,
     variance = m / (m - 1) * ((c_u - ratio * b_u) ** 2).sum() / total_b**2
     half = float(ndtri(0.5 + confidence / 2)) * np.sqrt(variance)
     return float(ratio - half), float(ratio), float(ratio + half)
+
+
+#: The name suffix of IGL-P(3) with alpha estimated from the logs (``IGLPConfig(alpha=None)``).
+ESTIMATED = "est"
+
+
+def three_states_name(alpha: float | None) -> str:
+    """The name of IGL-P(3) at ``alpha`` in the tables (``None``: alpha estimated)."""
+    return f"IGL-P(3) a={ESTIMATED if alpha is None else f'{alpha:g}'}"
+
+
+def alpha_of_name(name: str) -> float | None:
+    """The fixed alpha in a :func:`three_states_name` (None for the estimated one)."""
+    value = name.split("=", 1)[1]
+    return None if value == ESTIMATED else float(value)
+
+
+@dataclass
+class AlphaSensitivity:
+    """IGL-P(3) as shipped (alpha estimated) and the same decoding at fixed alphas.
+
+    ``estimated`` is the learner with ``alpha=None``; ``fixed[a]`` is the policy class
+    (:class:`~offline_rl.igl.bandit.RewardBandit`, the same ``PolicyNet`` trained by the same
+    ``train_policy_with`` on the same importance weights) fitted on Eq. (4) at alpha = a of the
+    *same* out-of-fold decoding: the IK models do not depend on alpha (it enters Eq. 4 only),
+    so refitting them per alpha would repeat the identical cross-fitted IK fit. The one
+    difference from ``IGLP(alpha=a).fit`` is the policy's initial weights (RewardBandit seeds
+    before building the network; IGLP builds it after the IK fit).
+    """
+
+    estimated: Any
+    fixed: dict[float, Any]
+    decoded: pl.DataFrame
+    fit_seconds: dict[str, float]
+
+    def models(self) -> dict[str, Any]:
+        """Every IGL-P(3) policy by table name, fixed alphas first."""
+        named = {three_states_name(a): m for a, m in self.fixed.items()}
+        named[three_states_name(None)] = self.estimated
+        return named
+
+
+def fit_alpha_sensitivity(config, frame: pl.DataFrame, alphas, *, actions=None
+                          ) -> AlphaSensitivity:
+    """One IGL-P(3) fit with alpha estimated, then one policy per fixed alpha on its
+    out-of-fold decoded rows (see :class:`AlphaSensitivity`)."""
+    import time
+
+    from offline_rl.igl.bandit import RewardBandit
+    from offline_rl.igl.decoder import decode_rewards
+    from offline_rl.igl.learner import IGLP
+
+    if config.states != 3:
+        raise ValueError(f"fit_alpha_sensitivity needs states == 3; got {config.states}.")
+    start = time.perf_counter()
+    estimated = IGLP(config.replace(alpha=None))
+    decoded = estimated.fit_decode(frame, actions=actions)
+    seconds = {three_states_name(None): time.perf_counter() - start}
+    k_p_hat = decoded["k_p_hat"].to_numpy()
+    negative = decoded["definitely_negative"].to_numpy()
+    fixed = {}
+    for alpha in alphas:
+        start = time.perf_counter()
+        rewards = decode_rewards(k_p_hat, negative, alpha=alpha, threshold=config.threshold)
+        fixed[alpha] = RewardBandit(config.replace(alpha=alpha)).fit(frame, rewards,
+                                                                     actions=actions)
+        seconds[three_states_name(alpha)] = time.perf_counter() - start
+    return AlphaSensitivity(estimated, fixed, decoded, seconds)

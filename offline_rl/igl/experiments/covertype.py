@@ -244,6 +244,9 @@ def run_covertype_experiment(
         "fit_seconds": fit_seconds,
         "fit_cpu_seconds": fit_cpu_seconds,
         "best_restart": [r.restart for r in model.ik_restarts_ if r.kept],
+        "ik_held_out_nll": model.ik_held_out_nll_,
+        "ik_no_signal_nll": model.ik_no_signal_nll_,
+        "ik_found_signal": model.ik_found_signal_,
         "restart_validation_nll": [r.validation_nll for r in model.ik_restarts_],
         "decoded_precision": scores["precision"],
         "decoded_recall": scores["recall"],
@@ -338,7 +341,8 @@ class CovertypeSeeds:
 
 #: The metrics summarised over seeds.
 RANGE_COLUMNS = (
-    "decoded_precision", "decoded_recall", "decoded_f1", "naive_f1", "policy_reward_rate",
+    "ik_held_out_nll", "decoded_precision", "decoded_recall", "decoded_f1", "naive_f1",
+    "policy_reward_rate",
     "oracle_reward_rate", "oracle_ratio", "majority_rate", "user_purity_reading",
     "word_purity_reading", "user_purity_embedding", "word_purity_embedding", "fit_seconds",
 )
