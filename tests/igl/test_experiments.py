@@ -238,6 +238,45 @@ def test_news_fairness_table_and_claims():
                       "best mean": False}
 
 
+def test_fit_alpha_sensitivity_refits_the_policy_on_the_shared_out_of_fold_decoding(monkeypatch):
+    """One IGL-P(3) fit with alpha estimated; each fixed alpha's policy is trained on Eq. (4)
+    at that alpha of the *out-of-fold* decoding (not the ensemble's in-sample one), and
+    learns to prefer the planted good items."""
+    from igl_fixtures import GOOD_ITEMS, PLANTED_CONFIG, planted_actions, planted_frame
+
+    from offline_rl.igl.bandit import RewardBandit
+    from offline_rl.igl.config import IGLPConfig
+    from offline_rl.igl.decoder import decode_rewards
+    from offline_rl.igl.experiments._common import fit_alpha_sensitivity
+
+    seen = []
+    fit = RewardBandit.fit
+
+    def spy(self, frame, rewards, **kwargs):
+        seen.append((self.config.alpha, np.asarray(rewards)))
+        return fit(self, frame, rewards, **kwargs)
+
+    monkeypatch.setattr(RewardBandit, "fit", spy)
+    frame = planted_frame()
+    config = IGLPConfig(states=3, negative_signals=("dislike",), alpha=0.5, seed=0,
+                        **PLANTED_CONFIG)
+    result = fit_alpha_sensitivity(config, frame, (0.25, 1.0), actions=planted_actions())
+    assert result.estimated.alpha_estimated_ and result.estimated.config.alpha is None
+    assert list(result.models()) == ["IGL-P(3) a=0.25", "IGL-P(3) a=1", "IGL-P(3) a=est"]
+    k_p_hat = result.decoded["k_p_hat"].to_numpy()
+    negative = result.decoded["definitely_negative"].to_numpy()
+    in_sample = result.estimated.decode(frame)["k_p_hat"].to_numpy()
+    assert np.abs(k_p_hat - in_sample).max() > 0.05  # out of fold, not the ensemble's reading
+    assert [alpha for alpha, _ in seen] == [0.25, 1.0]
+    for alpha, rewards in seen:
+        np.testing.assert_array_equal(rewards, decode_rewards(k_p_hat, negative, alpha=alpha))
+        assert (rewards == -1 / alpha).sum() >= 20 and (rewards == 1).sum() >= 100
+    rows = frame.filter(pl.col("candidate_actions").list.eval(
+        pl.element().is_in(list(GOOD_ITEMS))).list.any())
+    for model in result.fixed.values():
+        assert np.isin(model.predict(rows), list(GOOD_ITEMS)).mean() > 0.8
+
+
 # ---------------------------------------------------------------------- smoke (fast)
 
 TINY = dict(ik_epochs=2, ik_warmup_epochs=1, policy_epochs=1)
