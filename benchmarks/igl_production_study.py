@@ -2,15 +2,18 @@
 
 For each production-like world (``offline_rl.igl.experiments.worlds``) and seed this fits,
 on the first half of 200,000 uniform logged events, the experiment's baseline (the
-contextual bandit on click + 2 like - 2 dislike) and one IGL-P(3) model (its IK classifier
-is shared by every decoding below: the IK fit does not depend on alpha or on the decoded
-values), then fits the same policy class (``RewardBandit``) on several decoded rewards:
+contextual bandit on click + 2 like - 2 dislike) and one IGL-P(3) model with the learner's
+defaults (alpha estimated, ``IGL-P(3) learner, alpha estimated``); its cross-fitted IK
+models are shared by every decoding below (the IK fit does not depend on alpha or on the
+decoded values), and every decoding of a training row is out of fold (``fit_decode``). It
+then fits the same policy class (``RewardBandit``) on several decoded rewards:
 
 * ``paper a``: Eq. (4) with alpha = a: -1/a for a definitely-negative (DN) extreme event,
   +1 for another extreme event, 0 otherwise;
 * ``unbiased a``: the unbiased positive-unlabelled value for DN extreme events, 1 - 2/a
   (a labelled example counts as the labelled class with weight 1/a and as the other class
-  with weight 1 - 1/a), +1 and 0 as in Eq. (4);
+  with weight 1 - 1/a), +1 and 0 as in Eq. (4): Eq. (4) at ``decoder.eq4_alpha(a)``;
+* ``... learner's alpha``: the same at the learner's own estimate ``alpha_`` (no reward read);
 * ``paper/unbiased, true extremes``: the same values with the extreme events taken from the
   hidden reward (r != 0) instead of the IK model -- a diagnosis that separates the IK
   model's detection errors from the value Eq. (4) gives a DN event; never a setting;
@@ -18,16 +21,16 @@ values), then fits the same policy class (``RewardBandit``) on several decoded r
 
 Every policy is scored in expectation on the same 30,000 fresh rounds (``expected_rates``):
 the rates of r = +1, r = -1, clicks, likes and dislikes, and the ratio of each to the
-baseline's. Diagnostics of the IK fit: the fraction of dislikes decoded as extreme, of clicks
-on r = -1 items decoded as extreme (then +1), the mean decoded reward per true r, and the
-DN labelling propensity among extreme r = -1 events (truth) beside an Elkan & Noto (2008)
-estimate of it that needs no reward (c = mean predicted P(DN | x, a) over DN rows, from a
-logistic regression of DN vs not on the extreme events with context x item features).
+baseline's. Diagnostics of the IK fit: its out-of-fold NLL (and on the held-out half) against
+the no-signal level and against the ideal IK model's; the fraction of dislikes decoded as
+extreme, of clicks on r = -1 items decoded as extreme (then +1), the mean decoded reward per
+true r, and the DN labelling propensity among extreme r = -1 events (truth) beside the
+learner's Elkan & Noto (2008) estimate ``alpha_`` (no reward read).
 
 Usage::
 
     python benchmarks/igl_production_study.py --out runs/production_study \
-        [--seeds 0 1 2 3 4] [--worlds ablations perturbed] [--rows 200000]
+        [--seeds 0 1 2 3 4] [--worlds shipped ablations perturbed] [--rows 200000]
 
 Writes ``study.parquet`` (one row per world, seed and policy) and ``diagnostics.parquet``
 (one row per world and seed), appending as it goes (a rerun skips what is there).
@@ -47,6 +50,7 @@ from offline_rl.data.atomic import atomic_write_parquet
 from offline_rl.data.hidden_reward import drop_hidden_reward
 from offline_rl.data.prepare import ik_training_set
 from offline_rl.igl.bandit import RewardBandit
+from offline_rl.igl.decoder import eq4_alpha
 from offline_rl.igl.experiments._common import rounds_frame
 from offline_rl.igl.experiments.production import production_config
 from offline_rl.igl.experiments.worlds import (
@@ -72,37 +76,8 @@ def paper_values(extreme, negative, alpha):
 
 
 def unbiased_values(extreme, negative, alpha):
-    r = np.zeros(extreme.shape[0])
-    r[extreme & ~negative] = 1.0
-    r[extreme & negative] = 1.0 - 2.0 / alpha
-    return r
-
-
-def elkan_noto_alpha(frame: pl.DataFrame, extreme: np.ndarray, negative: np.ndarray,
-                     item_features: np.ndarray, seed: int) -> float:
-    """c = mean P(DN | x, a) over DN extreme rows, classifier fitted on half, scored on the
-    other half of the extreme rows (no reward read)."""
-    from sklearn.linear_model import LogisticRegression
-
-    rows = np.flatnonzero(extreme)
-    if negative[rows].sum() < 10:
-        return float("nan")
-    n = rows.size
-    x = np.asarray(frame["context"].to_list(), dtype=np.float64)[rows]
-    action = frame["action"].to_numpy()[rows]
-    f = item_features[action]
-    inter = (x[:, :, None] * f[:, None, :]).reshape(n, -1)
-    design = np.column_stack([x, f, inter])
-    design = (design - design.mean(0)) / np.where(design.std(0) > 0, design.std(0), 1)
-    label = negative[rows]
-    order = np.random.default_rng(seed).permutation(n)
-    halves = (order[: n // 2], order[n // 2:])
-    estimates = []
-    for fit_rows, score_rows in (halves, halves[::-1]):
-        clf = LogisticRegression(C=1.0, max_iter=2000).fit(design[fit_rows], label[fit_rows])
-        p = clf.predict_proba(design[score_rows])[:, 1]
-        estimates.append(p[label[score_rows]].mean())
-    return float(np.mean(estimates))
+    """1 - 2/alpha for a DN extreme event: Eq. (4) at ``eq4_alpha(alpha)``."""
+    return paper_values(extreme, negative, eq4_alpha(alpha))
 
 
 def ideal_posterior(env, frame: pl.DataFrame) -> np.ndarray:
@@ -135,7 +110,7 @@ def held_out_nll(probs: np.ndarray, frame: pl.DataFrame) -> float:
     return float(-np.log(np.clip(p, 1e-12, None)).mean())
 
 
-def run_world(world: ProductionWorld, rows: int, fresh: int, done: set) -> tuple[list, dict]:
+def run_world(world: ProductionWorld, rows: int, fresh: int, alphas=ALPHAS) -> tuple[list, dict]:
     seed = world.seed
     env = world.environment()
     logs = pl.from_arrow(world.logs(env, rows))
@@ -153,16 +128,17 @@ def run_world(world: ProductionWorld, rows: int, fresh: int, done: set) -> tuple
         return expected_rates(env, rounds, model.predict_proba(fresh_frame))
 
     results = []
-    config = production_config(3, seed, alpha=0.25)
-    start = time.perf_counter()
+    config = production_config(3, seed)
     hand = train["feedback"].replace_strict(HAND_ENGINEERED_WEIGHTS,
                                             return_dtype=pl.Float64).to_numpy()
     baseline = RewardBandit(config).fit(train, hand, actions=actions)
     results.append({"policy": "baseline", **score(baseline)})
-    igl = IGLP(config).fit(train, actions=actions)
+    start = time.perf_counter()
+    igl = IGLP(config)
+    decoded = igl.fit_decode(train, actions=actions)  # out of fold
     ik_seconds = time.perf_counter() - start
-    results.append({"policy": "IGLP(3) learner, paper 0.25", **score(igl)})
-    decoded = igl.decode(train)
+    alpha_hat = igl.alpha_
+    results.append({"policy": "IGL-P(3) learner, alpha estimated", **score(igl)})
     k_p_hat = decoded["k_p_hat"].to_numpy()
     extreme = decoded["is_extreme"].to_numpy()
     negative = decoded["definitely_negative"].to_numpy()
@@ -173,7 +149,7 @@ def run_world(world: ProductionWorld, rows: int, fresh: int, done: set) -> tuple
         results.append({"policy": name, **score(model)})
 
     bandit("true reward", r_train)
-    for alpha in ALPHAS:
+    for alpha in alphas:
         bandit(f"paper {alpha}", paper_values(extreme, negative, alpha))
         if alpha != 1.0:
             bandit(f"unbiased {alpha}", unbiased_values(extreme, negative, alpha))
@@ -184,14 +160,8 @@ def run_world(world: ProductionWorld, rows: int, fresh: int, done: set) -> tuple
     bandit("paper 0.25, DN always extreme", paper_values(extreme | negative, negative, 0.25))
     bandit("unbiased 0.25, DN always extreme",
            unbiased_values(extreme | negative, negative, 0.25))
-
-    item_features = np.zeros((int(actions["action_id"].max()) + 1,
-                              len(actions["features"][0])))
-    item_features[actions["action_id"].to_numpy()] = np.asarray(actions["features"].to_list())
-    alpha_hat = elkan_noto_alpha(train, extreme, negative, item_features, seed)
-    if np.isfinite(alpha_hat) and 0 < alpha_hat <= 1:
-        bandit("paper, Elkan-Noto alpha", paper_values(extreme, negative, alpha_hat))
-        bandit("unbiased, Elkan-Noto alpha", unbiased_values(extreme, negative, alpha_hat))
+    bandit("unbiased, learner's alpha", unbiased_values(extreme, negative, alpha_hat))
+    bandit("paper, learner's alpha, ideal IK", paper_values(ideal_train, negative, alpha_hat))
 
     base = results[0]
     for row in results:
@@ -213,6 +183,8 @@ def run_world(world: ProductionWorld, rows: int, fresh: int, done: set) -> tuple
         "true_extreme_fraction": float(true_extreme.mean()),
         "extreme_precision": float(true_extreme[extreme].mean()),
         "extreme_recall": float(extreme[true_extreme].mean()),
+        "ik_nll_out_of_fold": igl.ik_held_out_nll_,
+        "ik_found_signal": igl.ik_found_signal_,
         "ik_nll_held_out": held_out_nll(igl.ik_proba(test), test),
         "ideal_nll_held_out": held_out_nll(ideal_posterior(env, test), test),
         "no_signal_nll": float(np.log(test["candidate_actions"].list.len().to_numpy()).mean()),
@@ -229,7 +201,7 @@ def run_world(world: ProductionWorld, rows: int, fresh: int, done: set) -> tuple
         "decoded_mean_r_neg": float(paper[r_train < 0].mean()),
         "alpha_population": float((negative[r_train < 0]).mean()),
         "alpha_among_decoded_extremes": float(negative[extreme & (r_train < 0)].mean()),
-        "alpha_elkan_noto": alpha_hat,
+        "alpha_estimate": alpha_hat,
     }
     return results, diag
 
@@ -242,6 +214,8 @@ def main() -> None:
                         choices=["shipped", "ablations", "perturbed"])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--fresh", type=int, default=30_000)
+    parser.add_argument("--alphas", type=float, nargs="+", default=list(ALPHAS),
+                        help="Fixed alphas of the 'paper a' / 'unbiased a' decodings.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for name in ("offline_rl",):
@@ -262,7 +236,7 @@ def main() -> None:
         if (world.name, world.seed) in done:
             continue
         start = time.perf_counter()
-        results, diag = run_world(world, args.rows, args.fresh, done)
+        results, diag = run_world(world, args.rows, args.fresh, args.alphas)
         done.add((world.name, world.seed))
         new = pl.DataFrame(results)
         study = new if study is None else pl.concat([study, new], how="diagonal_relaxed")
