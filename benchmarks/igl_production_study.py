@@ -160,6 +160,9 @@ def run_world(world: ProductionWorld, rows: int, fresh: int, alphas=ALPHAS) -> t
     bandit("paper 0.25, DN always extreme", paper_values(extreme | negative, negative, 0.25))
     bandit("unbiased 0.25, DN always extreme",
            unbiased_values(extreme | negative, negative, 0.25))
+    # the learner's own decoding through the RewardBandit path: differs from the learner's
+    # policy only by the policy's initial weights (the size of that noise)
+    bandit("paper, learner's alpha", paper_values(extreme, negative, alpha_hat))
     bandit("unbiased, learner's alpha", unbiased_values(extreme, negative, alpha_hat))
     bandit("paper, learner's alpha, ideal IK", paper_values(ideal_train, negative, alpha_hat))
 

@@ -13,6 +13,7 @@ reads whichever of these exist under ``--runs`` and prints their tables:
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import polars as pl
@@ -59,11 +60,21 @@ def covertype(runs: Path) -> None:
     print()
 
 
+def stacked(folder: Path, stem: str, suffix: str = "") -> pl.DataFrame:
+    """Every per-seed file ``{stem}{S}{suffix}.parquet`` of ``folder`` stacked (so seeds run
+    by separate commands into one folder are all read), sorted by seed."""
+    pattern = re.compile(rf"{re.escape(stem)}\d+{re.escape(suffix)}\.parquet")
+    paths = sorted(p for p in folder.glob("*.parquet") if pattern.fullmatch(p.name))
+    return pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed").sort(
+        "seed", maintain_order=True)
+
+
 def production(runs: Path, folder: str, stem: str) -> None:
     path = runs / folder / f"{stem}.parquet"
     if not path.exists():
         return
-    t = pl.read_parquet(path)
+    seed_stem = stem.replace("_seeds", "_seed").replace("_worlds", "_seed")
+    t = stacked(runs / folder, seed_stem) if folder == "production" else pl.read_parquet(path)
     print(f"## {folder}: ratios over the baseline per seed\n")
     print(markdown(t.select("world", "seed", "algorithm", "metric",
                             interval("ope").alias("off-policy (SNIPS)"),
@@ -73,14 +84,34 @@ def production(runs: Path, folder: str, stem: str) -> None:
         mmm(t, ["world", "algorithm", "metric"], "on_policy_point"),
         on=["world", "algorithm", "metric"])
     print(markdown(a))
-    latent = pl.read_parquet(runs / folder / f"{stem}_latent.parquet")
+    latent = (stacked(runs / folder, seed_stem, "_latent") if folder == "production"
+              else pl.read_parquet(runs / folder / f"{stem}_latent.parquet"))
     print(f"\n## {folder}: expected rates on fresh traffic (%), per seed\n")
     pct = latent.with_columns([(pl.col(c) * 100).round(2) for c in
                                ("positive_rate", "negative_rate", "clicks_rate", "likes_rate",
                                 "dislikes_rate")])
     print(markdown(pct.select("world", "seed", "policy", "positive_rate", "negative_rate",
                               "clicks_rate", "likes_rate", "dislikes_rate"), 2))
-    claims = pl.read_parquet(runs / folder / f"{stem}_claims.parquet")
+    rates = ("clicks_rate", "likes_rate", "dislikes_rate")
+    base = latent.filter(pl.col("policy") == "baseline").select(
+        "world", "seed", *(pl.col(c).alias(f"base_{c}") for c in rates))
+    ratio = latent.join(base, on=["world", "seed"]).with_columns(
+        (pl.col(c) / pl.col(f"base_{c}")).alias(c.replace("_rate", "_ratio")) for c in rates
+    ).filter(pl.col("policy") != "baseline")
+    print(f"\n## {folder}: expected-rate ratios over the baseline (truth, in expectation), "
+          "per seed\n")
+    extra = [c for c in ("alpha_estimate", "ik_held_out_nll", "ik_no_signal_nll")
+             if c in ratio.columns]
+    print(markdown(ratio.select("world", "seed", "policy", "clicks_ratio", "likes_ratio",
+                                "dislikes_ratio", *extra)))
+    print(f"\n## {folder}: expected-rate ratios, min / median / max over seeds\n")
+    out = None
+    for column in ("clicks_ratio", "likes_ratio", "dislikes_ratio"):
+        part = mmm(ratio, ["world", "policy"], column)
+        out = part if out is None else out.join(part, on=["world", "policy"])
+    print(markdown(out))
+    claims = (stacked(runs / folder, seed_stem, "_claims") if folder == "production"
+              else pl.read_parquet(runs / folder / f"{stem}_claims.parquet"))
     print(f"\n## {folder}: claims by seed\n")
     keys = ["world", "claim", "algorithm"]
     print(markdown(claims.group_by(keys, maintain_order=True).agg(
