@@ -397,6 +397,12 @@ def news_seeds(tmp_path_factory):
     return run_news_seeds(tmp_path_factory.mktemp("news"), make_figure=False)
 
 
+def _alpha_id(claim, alpha) -> str:
+    if claim == "agree":
+        return "all"
+    return "a_est" if alpha is None else f"a{alpha}"
+
+
 def _claim_cases(claims, fails):
     cases = []
     for claim, alpha in claims:
@@ -406,16 +412,16 @@ def _claim_cases(claims, fails):
             if reason:
                 marks.append(pytest.mark.xfail(strict=True, reason=reason))
             cases.append(pytest.param(claim, alpha, seed, marks=marks,
-                                      id=f"{claim}-a{alpha}-seed{seed}"))
+                                      id=f"{claim}-{_alpha_id(claim, alpha)}-seed{seed}"))
     return cases
 
 
 _PRODUCTION_CLAIMS = [("agree", None), ("IGL-P(2) raises dislikes", 1.0)] + [
-    (claim, alpha) for alpha in (0.1, 0.25, 0.5, 1.0)
+    (claim, alpha) for alpha in (0.1, 0.25, 0.5, 1.0, None)
     for claim in ("IGL-P(3) cuts IGL-P(2)'s dislikes",
                   "IGL-P(3) near baseline on clicks and likes",
                   "IGL-P(3) does not raise dislikes")]
-_NEWS_CLAIMS = [(claim, alpha) for alpha in (0.1, 0.25, 0.5, 1.0)
+_NEWS_CLAIMS = [(claim, alpha) for alpha in (0.1, 0.25, 0.5, 1.0, None)
                 for claim in ("smaller spread", "worst-served group better off", "best mean")]
 
 
