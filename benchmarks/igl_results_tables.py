@@ -186,8 +186,7 @@ def news_study(runs: Path) -> None:
     print(markdown(shown.pivot(on="policy", index=["seed", "group"], values="cell")))
     print("\n## News study: diagnostics per seed and group\n")
     print(markdown(d.select(
-        "seed", "group", pl.col("ik_held_out_nll").list.eval(pl.element().round(4)),
-        "ik_no_signal_nll", "decoded_pos_precision", "decoded_pos_recall",
+        "seed", "group", "alpha", "ik_out_of_fold_nll", "ik_no_signal_nll", "decoded_pos_precision", "decoded_pos_recall",
         "decoded_neg_recall", "mean_r_hat_pos", "mean_r_hat_neg", "ideal_mean_r_hat_neg",
         "extreme_neg_share_angry", "p_pos_post_q90", "p_neg_post_q10")))
     print()
