@@ -213,7 +213,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--worlds", nargs="+", default=["ablations", "perturbed"],
+    parser.add_argument("--worlds", nargs="+", default=["shipped", "ablations", "perturbed"],
                         choices=["shipped", "ablations", "perturbed"])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--fresh", type=int, default=30_000)
@@ -228,7 +228,7 @@ def main() -> None:
     if "shipped" in args.worlds:
         worlds += [ablation_worlds(s)[0] for s in args.seeds]
     if "ablations" in args.worlds:
-        worlds += [w for s in args.seeds for w in ablation_worlds(s)]
+        worlds += [w for s in args.seeds for w in ablation_worlds(s)[1:]]  # [0] is shipped
     if "perturbed" in args.worlds:
         worlds += list(PERTURBED_WORLDS)
     study_path, diag_path = args.out / "study.parquet", args.out / "diagnostics.parquet"
