@@ -369,7 +369,26 @@ def test_covertype_acceptance(tmp_path, seed):
 # Claims measured NOT to hold, seed by seed, with the reason found (docs/igl.md, Results).
 # A claim listed here is tested as failing on that seed (strict xfail): if it starts to
 # hold, the test says so and the docs must change with it.
-PRODUCTION_FAILS: dict[tuple[str, float | None, int], str] = {}
+_AGREE_REASON = ("measured (docs/igl.md, Production): one of 27 (policy, metric) cells per seed has "
+                 "non-overlapping off- and on-policy intervals (seed 0: alpha = 1 dislikes, on-policy "
+                 "[1.37, 2.55] vs SNIPS [0.75, 1.33]; seed 1: alpha estimated clicks, [0.968, 0.983] "
+                 "vs [0.987, 1.020])")
+_HARSH_REASON = ("measured (docs/igl.md, Production): alpha = 0.1 makes a dislike cost -10 and "
+                 "gives up 8-14% of clicks; its noisier policy also raises dislikes on these seeds")
+_FIXED_ALPHA_REASON = ("measured (docs/igl.md, Production): at this fixed alpha the on-policy "
+                       "dislike ratio's lower bound is above 1 on this seed (expected-rate ratio "
+                       "1.10-1.57); alpha estimated holds on every seed")
+PRODUCTION_FAILS: dict[tuple[str, float | None, int], str] = {
+    ("agree", None, 0): _AGREE_REASON,
+    ("agree", None, 1): _AGREE_REASON,
+    **{("IGL-P(3) cuts IGL-P(2)'s dislikes", 0.1, seed): _HARSH_REASON for seed in (1, 3)},
+    **{("IGL-P(3) near baseline on clicks and likes", 0.1, seed): _HARSH_REASON
+       for seed in (0, 1, 2, 3)},
+    **{("IGL-P(3) does not raise dislikes", 0.1, seed): _HARSH_REASON for seed in (0, 1, 3)},
+    **{("IGL-P(3) does not raise dislikes", 0.25, seed): _FIXED_ALPHA_REASON for seed in (0, 3)},
+    ("IGL-P(3) does not raise dislikes", 0.5, 0): _FIXED_ALPHA_REASON,
+    ("IGL-P(3) does not raise dislikes", 1.0, 0): _FIXED_ALPHA_REASON,
+}
 _SPREAD_REASON = (
     "measured (docs/igl.md, News): CB-comment serves every reader group about equally and "
     "modestly, so its spread is the smallest; IGL-P(3) serves fox and time readers well and "
