@@ -395,8 +395,9 @@ _SPREAD_REASON = (
     "huffpost readers worse")
 _WORST_REASON = (
     "measured (docs/igl.md, News): huffpost readers are IGL-P(3)'s worst-served group; their "
-    "bad posts draw haha/sad (not the angry oracle), which Eq. (4) decodes as +1 -- the "
-    "constant-alpha labelling assumption fails for them")
+    "bad posts draw haha/sad (not the angry oracle), which Eq. (4) with one alpha decodes as "
+    "+1 (negative half; persists with an ideal IK model), and the IK fit finds few of their "
+    "positives (positive half; seeds 1 and 4)")
 #: (alpha, seeds) where "worst-served group better off" fails (None: alpha estimated).
 _WORST_FAILS = {None: (1, 2, 4), 0.1: (2, 4), 0.25: (1, 2, 4), 0.5: (0, 1, 2, 4),
                 1.0: (0, 1, 2, 4)}
