@@ -318,6 +318,16 @@ def test_production_smoke(tmp_path):
     assert result.table.height == 2 * 4 * 3
     assert set(result.latent["policy"]) == {"baseline", *igl}
     assert result.claims.height == 2 * (2 + 3 * 3)
+    # every IGL-P(3) policy of a seed reads the one IK fit (alpha estimated); the baseline none
+    seed0 = {r["policy"]: r for r in result.latent.filter(pl.col("seed") == 0).iter_rows(named=True)}
+    est = seed0["IGL-P(3) a=est"]
+    assert est["alpha_estimate"] is not None and est["ik_held_out_nll"] is not None
+    for name in ("IGL-P(3) a=0.25", "IGL-P(3) a=1"):
+        assert (seed0[name]["ik_held_out_nll"], seed0[name]["alpha_estimate"]) == (
+            est["ik_held_out_nll"], est["alpha_estimate"])
+    assert seed0["IGL-P(2)"]["alpha_estimate"] is None
+    assert seed0["IGL-P(2)"]["ik_held_out_nll"] != est["ik_held_out_nll"]
+    assert seed0["baseline"]["ik_held_out_nll"] is None
     assert result.claims.group_by("seed", "claim", "algorithm").len()["len"].max() == 1
     for name in ("production_seeds.parquet", "production_seeds_claims.parquet",
                  "production_seed1_latent.parquet"):

@@ -242,7 +242,9 @@ def run_production_experiment(
     start = time.perf_counter()
     models[TWO_STATES] = IGLP(production_config(2, seed, **overrides)).fit(train, actions=actions)
     fit_seconds[TWO_STATES] = time.perf_counter() - start
-    iglp = {name: m for name, m in models.items() if isinstance(m, IGLP)}
+    # the IK fit behind each policy: its own, or (fixed alphas) the estimated model's
+    ik_fit = {name: m if isinstance(m, IGLP) else sensitivity.estimated
+              for name, m in models.items() if name != BASELINE}
     candidates = [name for name in models if name != BASELINE]
 
     # off-policy: SNIPS lift over the learned baseline on the held-out half, users resampled
@@ -307,7 +309,7 @@ def run_production_experiment(
         {"seed": seed, "world": world.name, "policy": name, "alpha": _alpha_of(name),
          **expected_rates(env, rounds, model.predict_proba(fresh_frame)),
          "fit_seconds": fit_seconds[name],
-         **_ik_record(iglp.get(name, iglp.get(three_states(None)) if name != BASELINE else None))}
+         **_ik_record(ik_fit.get(name))}
         for name, model in models.items()
     ])
 
