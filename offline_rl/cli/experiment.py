@@ -13,8 +13,8 @@ from __future__ import annotations
 import click
 
 SEED_HELP = "Seed (repeat for several, e.g. --seed 0 --seed 1; default 0-4)."
-ALPHA_HELP = ("IGL-P(3)'s negative labelling propensity (repeat for several; default the "
-              "sensitivity 0.1, 0.25, 0.5, 1).")
+ALPHA_HELP = ("Fixed values of IGL-P(3)'s negative labelling propensity reported beside the "
+              "estimated one (repeat for several; default the sensitivity 0.1, 0.25, 0.5, 1).")
 
 
 @click.group()
