@@ -12,9 +12,22 @@ The factor K * P_hat compares the posterior with the synthetic uniform prior 1/K
 importance weights w = 1/(K * P(a|x)) create (Algorithm 1, line 10); Eq. (3) shows that
 r = 0 implies P(a|y,x) <= 2 P(a|x). With alpha = 1 and no oracle this is IGL-P(2).
 
+Two readings of alpha. Among extreme events, let the oracle fire on a share c of the
+r = -1 events (never on r = +1). Eq. (4) then gives E[r_hat | r = -1, extreme] =
+c (-1/alpha) + (1 - c) = -c at alpha = c: a bad item's extreme event is worth -c, not -1.
+The unbiased positive-unlabelled value (Elkan & Noto's weighting: a labelled row counts as
+its class with weight 1/c and as the other class with weight 1 - 1/c) is 1 - 2/c for a
+definitely-negative extreme row, which makes that expectation -1. The two are one family:
+1 - 2/a' = -1/a exactly when a' = 2a / (1 + a), so Eq. (4) at alpha is, row by row, the
+unbiased decoder at 2 alpha / (1 + alpha), and the unbiased decoder at a propensity c is
+Eq. (4) at :func:`eq4_alpha` (c) = c / (2 - c). This module keeps Eq. (4) as the paper
+states it; an estimated propensity c is converted with :func:`eq4_alpha` when the unbiased
+value is wanted (docs/igl.md, Production).
+
 References
 ----------
 Maghakian et al., ICLR 2023, Eq. (3), Eq. (4) and Algorithm 1, lines 11-18.
+Elkan and Noto, "Learning classifiers from only positive and unlabeled data", KDD 2008.
 """
 
 from __future__ import annotations
@@ -89,3 +102,16 @@ def decode_rewards(
     reward[extreme & ~negative] = 1.0
     reward[extreme & negative] = -1.0 / alpha
     return reward
+
+
+def eq4_alpha(propensity: float) -> float:
+    """The Eq. (4) alpha whose decoded rewards are the unbiased positive-unlabelled ones
+    for a definitely-negative labelling propensity ``propensity`` among extreme events.
+
+    Eq. (4) decodes a definitely-negative extreme row to -1/alpha; the unbiased value is
+    1 - 2/c. They are equal when alpha = c / (2 - c) (0.25 -> 1/7, 0.5 -> 1/3, 1 -> 1).
+    """
+    c = float(propensity)
+    if not 0 < c <= 1:
+        raise ValueError(f"The 'propensity' must be in (0, 1]; got {propensity!r}.")
+    return c / (2.0 - c)

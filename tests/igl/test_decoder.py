@@ -84,6 +84,30 @@ def test_bad_inputs(k_p_hat, negative, alpha, match):
         decode_rewards(k_p_hat, negative, alpha=alpha)
 
 
+@pytest.mark.parametrize("c", [0.1, 0.25, 0.4, 0.5, 1.0])
+def test_eq4_alpha_gives_the_unbiased_value(c):
+    """Eq. (4) at eq4_alpha(c) decodes a definitely-negative extreme row to 1 - 2/c, so a bad
+    item's expected decoded reward among extreme events is -1 when the oracle fires on a
+    share c of them (and +1 for a good one)."""
+    from offline_rl.igl.decoder import eq4_alpha
+
+    alpha = eq4_alpha(c)
+    r = decode_rewards(np.array([3.0, 3.0]), np.array([True, False]), alpha=alpha)
+    assert r[0] == pytest.approx(1 - 2 / c)
+    assert c * r[0] + (1 - c) * r[1] == pytest.approx(-1.0)
+    # Eq. (4) at alpha = c itself leaves -c, the paper's reading
+    r = decode_rewards(np.array([3.0, 3.0]), np.array([True, False]), alpha=c)
+    assert c * r[0] + (1 - c) * r[1] == pytest.approx(-c)
+
+
+@pytest.mark.parametrize("c", [0.0, -0.1, 1.5])
+def test_eq4_alpha_refuses_a_propensity_outside_0_1(c):
+    from offline_rl.igl.decoder import eq4_alpha
+
+    with pytest.raises(ValueError, match="propensity"):
+        eq4_alpha(c)
+
+
 def test_a_tiny_alpha_is_accepted():
     np.testing.assert_array_equal(decode_rewards(np.array([5.0]), [True], alpha=1e-3), [-1000.0])
 
