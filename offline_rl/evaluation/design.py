@@ -162,23 +162,6 @@ class Design:
                     out[(policy, metric, estimator)] = value if square > 0 else 0.0
         return out
 
-    def units(
-        self,
-        *,
-        clusters: np.ndarray | None = None,
-        events: np.ndarray | None = None,
-        max_units: int | None = None,
-        seed: int = 0,
-        chunk_rows: int = 1 << 20,
-    ) -> np.ndarray:
-        """Resampling units ``(m, k)``: events, users (``clusters``), or random blocks of them.
-
-        See :meth:`resampling_units`, which also returns the units' keys and effective counts.
-        """
-        return self.resampling_units(
-            clusters=clusters, events=events, max_units=max_units, seed=seed, chunk_rows=chunk_rows
-        ).units
-
     def resampling_units(
         self,
         *,

@@ -225,10 +225,15 @@ class SparkEngine:
         self._owns_session = False
 
     # ----------------------------------------------------------------------------- jobs
-    def _frame(self, query: str, views: Mapping[str, object], params: Mapping[str, object]) -> Any:
+    def _session_with(self, views: Mapping[str, object]) -> Any:
+        """A job session with ``views`` registered as temporary views."""
         session = self._job_session()
         for name, source in views.items():
             _dataframe(session, source).createOrReplaceTempView(name)
+        return session
+
+    def _frame(self, query: str, views: Mapping[str, object], params: Mapping[str, object]) -> Any:
+        session = self._session_with(views)
         return session, session.sql(to_spark_sql(query), args=dict(params))
 
     def run(self, query: str, views: Mapping[str, object], params: Mapping[str, object]) -> pa.Table:
@@ -237,10 +242,7 @@ class SparkEngine:
 
     @contextmanager
     def open(self, views: Mapping[str, object]) -> Iterator[_Queries]:
-        session = self._job_session()
-        for name, source in views.items():
-            _dataframe(session, source).createOrReplaceTempView(name)
-        yield _Queries(session)
+        yield _Queries(self._session_with(views))
 
     def write(
         self,
